@@ -1,0 +1,1 @@
+"""Engines: the models that render jobs, behind one protocol (see ``base``)."""

@@ -1,0 +1,74 @@
+"""The engine protocol: what the worker needs from a model that renders one job type.
+
+An engine lives in its own long-lived process (see ``c3render.worker.engine_process``):
+``load()`` runs once, then ``run()`` once per job. Inputs arrive as local files (the
+worker downloads every URL field first, see ``models.INPUT_FIELDS``); a media result is
+a file in ``job.workdir`` that the worker stores and links. Engines raise
+``c3render.errors.JobError`` (or a subclass) with a message for people; any other
+exception fails the job with a generic message and is logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from c3render.config import Settings
+from c3render.models import JobType
+
+ProgressFn = Callable[[float], None]
+
+
+def _no_progress(fraction: float) -> None:
+    """Default progress callback: ignore."""
+
+
+@dataclass
+class EngineJob:
+    """One job as an engine sees it."""
+
+    id: str
+    type: JobType
+    params: dict[str, Any]
+    """The validated request fields (defaults filled in), without notify_url/max_time/complete_in."""
+    inputs: dict[str, Path]
+    """Each URL field of the request (e.g. ``audio_url``), downloaded to a local file."""
+    workdir: Path
+    """A private empty directory for this job, removed after the job ends."""
+    progress: ProgressFn = _no_progress
+    """Report progress in 0..1; cheap to call often (the worker rate-limits it)."""
+
+
+@dataclass
+class EngineResult:
+    """What an engine produced."""
+
+    text: str | None = None
+    """The contract's ``text`` (whisper, analyze)."""
+    file: Path | None = None
+    """The media result (csm, portrait), a file inside ``job.workdir``."""
+    media_type: str | None = None
+    """MIME type of ``file``, e.g. ``audio/mpeg`` or ``video/mp4``."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Additions shown beside the result (language, duration, segments, analysis, ...)."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A model that renders jobs of one type."""
+
+    job_type: ClassVar[JobType]
+    name: str
+    """Short name shown in results and logs, e.g. ``piper:joe`` or ``faster-whisper:base``."""
+
+    def load(self) -> None:
+        """Load models; called once in the engine process before the first job."""
+
+    def run(self, job: EngineJob) -> EngineResult:
+        """Render one job. Raise ``JobError`` with a clear message when it cannot be done."""
+
+
+EngineFactory = Callable[[Settings], Engine]
+"""Builds an engine from settings; raises ``EngineUnavailable`` naming what to install or set."""
