@@ -125,6 +125,14 @@ class Settings(BaseSettings):
         """The Redis URL to connect to: C3_REDIS_URL/REDIS_URL, else REDIS_HOST:REDIS_PORT."""
         return self.redis_url or f"redis://{self.redis_host}:{self.redis_port}/0"
 
+    @property
+    def base_url(self) -> str:
+        """Public base URL of the API for links made outside a request (C3_PUBLIC_URL)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "localhost" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+        return f"http://{host}:{self.api_port}"
+
     @cached_property
     def secret_key(self) -> bytes:
         """HMAC key for signed links: FLASK_SECRET_KEY, else one generated once per data dir."""
