@@ -1,0 +1,171 @@
+"""The /whisper engine on real LibriVox read speech (Debian's pocketsphinx-testdata)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from c3render.config import Settings
+from c3render.engines.base import EngineJob
+from c3render.engines.registry import create_engine
+from c3render.engines.stt import WhisperEngine
+from c3render.engines.stt.catalog import WhisperModelInfo, choose_model
+from c3render.engines.stt.languages import language_code
+from c3render.engines.stt.wer import wer
+from c3render.errors import EngineUnavailable, InputError
+from c3render.media import decode_audio, encode_audio
+from c3render.models import JobType
+
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+pytestmark = pytest.mark.skipif(not LIBRIVOX.is_dir(), reason="pocketsphinx-testdata missing")
+
+
+def references() -> dict[str, str]:
+    """Clip file stem → reference transcript."""
+    refs = {}
+    for line in (LIBRIVOX / "transcription").read_text().splitlines():
+        match = re.match(r"<s>(.*)</s> \((.*)\)", line.strip())
+        if match:
+            refs[match.group(2)] = match.group(1).strip()
+    return refs
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), whisper_cpu_threads=2)
+
+
+@pytest.fixture(scope="module")
+def engine(settings: Settings) -> WhisperEngine:
+    built = create_engine(JobType.WHISPER, settings)
+    assert isinstance(built, WhisperEngine)
+    built.load()
+    return built
+
+
+@pytest.fixture(scope="module")
+def joined(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """All five clips joined with 0.5 s gaps into one WAV (about 27 s), and its reference."""
+    refs = references()
+    gap = np.zeros(8000, dtype=np.float32)
+    parts = []
+    for stem in sorted(refs):
+        parts += [decode_audio(LIBRIVOX / f"{stem}.wav"), gap]
+    path = tmp_path_factory.mktemp("audio") / "joined.wav"
+    encode_audio(np.concatenate(parts), 16000, path, "wav")
+    return path, " ".join(refs[stem] for stem in sorted(refs))
+
+
+def make_job(tmp_path: Path, audio: Path, **params: object) -> EngineJob:
+    progress: list[float] = []
+    job = EngineJob(
+        id="t", type=JobType.WHISPER, params={"model": "base", "task": "transcribe",
+        "language": "", **params}, inputs={"audio_url": audio}, workdir=tmp_path,
+        progress=progress.append,
+    )
+    job.seen = progress  # type: ignore[attr-defined]
+    return job
+
+
+def test_transcribes_librivox_with_base(engine: WhisperEngine, joined: tuple[Path, str],
+                                         tmp_path: Path) -> None:
+    audio, reference = joined
+    job = make_job(tmp_path, audio)
+    result = engine.run(job)
+    assert result.text and wer(reference, result.text) < 0.08, result.text
+    extra = result.extra
+    assert extra["model_used"] == "base" and extra["language"] == "en"
+    assert extra["language_probability"] > 0.8
+    assert 26 < extra["duration"] < 29
+    starts = [seg["start"] for seg in extra["segments"]]
+    assert starts == sorted(starts) and extra["segments"][-1]["end"] <= extra["duration"] + 0.5
+    assert job.seen and job.seen == sorted(job.seen) and max(job.seen) <= 1  # type: ignore[attr-defined]
+
+
+def test_long_recording_in_windows_keeps_timestamps(settings: Settings, engine: WhisperEngine,
+                                                     joined: tuple[Path, str],
+                                                     tmp_path: Path) -> None:
+    windowed = WhisperEngine(settings, window_seconds=12.0)
+    windowed._loaded = engine._loaded  # share the loaded models
+    audio, reference = joined
+    result = windowed.run(make_job(tmp_path, audio, language="en"))
+    segments = result.extra["segments"]
+    assert wer(reference, result.text or "") < 0.15, result.text
+    assert segments[-1]["end"] > 20  # later windows are offset, not restarted at zero
+    assert all(a["start"] <= b["start"] for a, b in zip(segments, segments[1:]))
+
+
+def test_translate_and_explicit_language(engine: WhisperEngine, tmp_path: Path) -> None:
+    clip = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
+    translated = engine.run(make_job(tmp_path, clip, task="translate", model="tiny"))
+    assert translated.extra["model_used"] == "base"  # tiny.en cannot translate
+    assert wer("he was not an ill disposed young man", translated.text or "") < 0.3
+    named = engine.run(make_job(tmp_path, clip, language="english"))
+    assert named.extra["language"] == "en"
+    assert wer("he was not an ill disposed young man", named.text or "") < 0.3
+
+
+def test_nearest_model_fallback_runs_tiny_en(engine: WhisperEngine, tmp_path: Path) -> None:
+    clip = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0930.wav"
+    result = engine.run(make_job(tmp_path, clip, model="tiny", language="en"))
+    assert result.extra["model_used"] == "tiny.en"
+    assert wer("he might even have been made amiable himself", result.text or "") < 0.3
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "ogg"])
+def test_compressed_formats_decode_and_transcribe(engine: WhisperEngine, tmp_path: Path,
+                                                  fmt: str) -> None:
+    clip = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
+    encoded = tmp_path / f"clip.{fmt}"
+    encode_audio(decode_audio(clip), 16000, encoded, fmt)
+    result = engine.run(make_job(tmp_path, encoded, language="en"))
+    assert wer("he was not an ill disposed young man", result.text or "") < 0.3
+
+
+def test_corrupt_and_silent_inputs_fail_clearly(engine: WhisperEngine, tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.mp3"
+    corrupt.write_bytes(b"ID3" + bytes(range(256)) * 40)
+    with pytest.raises(InputError, match="audio_url"):
+        engine.run(make_job(tmp_path, corrupt))
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not audio\n" * 50)
+    with pytest.raises(InputError, match="audio_url"):
+        engine.run(make_job(tmp_path, text))
+    silent = tmp_path / "silent.wav"
+    encode_audio(np.zeros(16000, dtype=np.float32), 16000, silent, "wav")
+    with pytest.raises(InputError, match="no sound"):
+        engine.run(make_job(tmp_path, silent))
+
+
+def test_choose_model_orders_by_size_and_language() -> None:
+    models = {
+        "tiny.en": WhisperModelInfo("tiny.en", Path("/t"), multilingual=False),
+        "base": WhisperModelInfo("base", Path("/b"), multilingual=True),
+        "large-v3": WhisperModelInfo("large-v3", Path("/l"), multilingual=True),
+    }
+    assert choose_model(models, "large", False).name == "large-v3"
+    assert choose_model(models, "large-v2", False).name == "large-v3"
+    assert choose_model(models, "small", False).name == "base"
+    assert choose_model(models, "tiny", False).name == "tiny.en"
+    assert choose_model(models, "tiny", True).name == "base"
+    assert choose_model({"base": models["base"]}, "medium", False).name == "base"
+    with pytest.raises(EngineUnavailable):
+        choose_model({}, "base", False)
+
+
+def test_language_names_and_codes() -> None:
+    assert language_code("") is None
+    assert language_code("German") == "de"
+    assert language_code("en-us") == "en"
+    assert language_code("pt_br") == "pt"
+    with pytest.raises(InputError, match="klingon"):
+        language_code("klingon")
+
+
+def test_bad_operator_model_dir_is_reported(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, whisper_models={"large-v3": str(tmp_path / "nope")})
+    with pytest.raises(EngineUnavailable, match="large-v3"):
+        WhisperEngine(settings).load()
