@@ -1,0 +1,175 @@
+"""A worker slot: takes one job at a time from Redis and runs it in an engine process."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from c3render import keys
+from c3render.errors import EngineCrashed
+from c3render.jobstore import Claim
+from c3render.models import JobStatus, JobType
+from c3render.worker.engine_process import EngineHandle
+
+if TYPE_CHECKING:
+    from c3render.worker.supervisor import Worker
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.1
+CHECK_SECONDS = 0.5
+PROGRESS_SECONDS = 0.5
+RECLAIM_SECONDS = 1.0
+BLOCK_MS = 1000
+
+
+class Slot:
+    """One job at a time; owns an engine process per job type it has run."""
+
+    def __init__(self, worker: Worker, index: int) -> None:
+        self.worker = worker
+        self.index = index
+        self.engines: dict[JobType, EngineHandle] = {}
+        self.current: Claim | None = None
+        self._last_reclaim = 0.0
+
+    # --- the loop ----------------------------------------------------------------
+
+    def run(self) -> None:
+        """Take and run jobs until the worker stops."""
+        while not self.worker.stopping.is_set():
+            try:
+                self._step()
+            except redis.ConnectionError as exc:
+                log.warning("slot %d: Redis unreachable (%s); retrying", self.index, exc)
+                self.worker.stopping.wait(1.0)
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                self.worker.store.ensure_groups(self.worker.job_types)
+            self._unload_idle_engines()
+        for engine in self.engines.values():
+            engine.stop()
+
+    def engine(self, job_type: JobType) -> EngineHandle:
+        """This slot's engine process for ``job_type`` (created, not yet started)."""
+        if job_type not in self.engines:
+            self.engines[job_type] = EngineHandle(job_type, self.worker.settings)
+        return self.engines[job_type]
+
+    def _step(self) -> None:
+        item = self._next_entry()
+        if item is None:
+            return
+        job_type, entry, job_id = item
+        claim = self.worker.store.start(job_type, job_id, entry, self.worker.id)
+        if claim is None:
+            return
+        self.current = claim
+        try:
+            log.info("job %s (%s) attempt %d started", job_id, job_type.value, claim.attempt)
+            self._execute(claim)
+        finally:
+            self.current = None
+
+    def _next_entry(self) -> tuple[JobType, str, str] | None:
+        store, worker = self.worker.store, self.worker
+        now = time.monotonic()
+        if now - self._last_reclaim >= RECLAIM_SECONDS:
+            self._last_reclaim = now
+            for job_type in worker.job_types:
+                for entry, job_id in store.reclaim(job_type, worker.id):
+                    log.info("reclaimed job %s from a worker that stopped heartbeating", job_id)
+                    return job_type, entry, job_id
+        streams = {keys.queue(job_type): ">" for job_type in worker.job_types}
+        reply = store.redis.xreadgroup(keys.GROUP, worker.id, streams, count=1, block=BLOCK_MS)
+        for stream, entries in reply or []:
+            for entry, fields in entries:
+                job_type = JobType(stream.split("{", 1)[1].split("}", 1)[0])
+                if fields and "id" in fields:
+                    return job_type, entry, fields["id"]
+        return None
+
+    # --- one job -------------------------------------------------------------------
+
+    def _execute(self, claim: Claim) -> None:
+        job = claim.job
+        engine = self.engine(job.type)
+        engine.send({"id": job.id, "type": job.type.value, "params": job.params,
+                     "attempt": claim.attempt})
+        deadline = claim.run_deadline
+        last_check = last_progress = time.monotonic()
+        while True:
+            try:
+                message = engine.poll(POLL_SECONDS)
+            except EngineCrashed as exc:
+                self._finish(claim, JobStatus.FAILED, error=str(exc))
+                return
+            if message is not None and self._handle(claim, message, last_progress):
+                return
+            if message is not None and message[0] == "progress":
+                last_progress = time.monotonic()
+            if time.time() >= deadline:
+                engine.kill()
+                self._finish(claim, JobStatus.TIMED_OUT, error=self._timeout_reason(claim))
+                return
+            if time.monotonic() - last_check >= CHECK_SECONDS:
+                last_check = time.monotonic()
+                if not self._still_mine(claim):
+                    log.info("job %s was ended from outside; stopping its engine", job.id)
+                    engine.kill()
+                    self._finish(claim, JobStatus.CANCELLED)
+                    return
+            if self.worker.must_hand_back():
+                engine.kill()
+                self.worker.retry(lambda: self.worker.store.requeue(claim))
+                log.info("job %s handed back to the queue", job.id)
+                return
+
+    def _handle(self, claim: Claim, message: tuple[Any, ...], last_progress: float) -> bool:
+        """Act on an engine message; True when the job is over."""
+        kind = message[0]
+        if kind == "progress":
+            if time.monotonic() - last_progress >= PROGRESS_SECONDS:
+                self.worker.store.report_progress(claim, message[1])
+            return False
+        if kind == "done":
+            self._finish(claim, JobStatus.SUCCESS, result=message[1])
+            return True
+        if kind == "failed":
+            self._finish(claim, JobStatus.FAILED, error=message[1])
+            return True
+        return False  # "ready"
+
+    def _finish(
+        self, claim: Claim, status: JobStatus, result: dict[str, Any] | None = None,
+        error: str = "",
+    ) -> None:
+        recorded = self.worker.retry(
+            lambda: self.worker.store.finish(claim, status, result, error)
+        )
+        outcome = status.value if recorded else "superseded"
+        log.info("job %s attempt %d: %s %s", claim.job.id, claim.attempt, outcome, error)
+
+    def _still_mine(self, claim: Claim) -> bool:
+        try:
+            return self.worker.store.still_mine([claim])[0]
+        except redis.ConnectionError:
+            return True  # keep running; finishing will wait for Redis
+
+    @staticmethod
+    def _timeout_reason(claim: Claim) -> str:
+        job = claim.job
+        if claim.run_deadline < job.deadline:
+            return f"the job ran longer than its max_time of {job.max_time} s"
+        return "the job passed its complete_in deadline while running"
+
+    def _unload_idle_engines(self) -> None:
+        limit = self.worker.settings.engine_idle_seconds
+        for engine in self.engines.values():
+            if engine.alive and time.monotonic() - engine.last_used > limit:
+                log.info("unloading idle %s engine", engine.job_type.value)
+                engine.stop()
