@@ -1,0 +1,102 @@
+"""The embedded CPU talking-portrait engine: mediapipe landmarks + an audio-driven face rig."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from c3render.config import Settings
+from c3render.engines.base import EngineJob, EngineResult
+from c3render.engines.portrait import face as fm
+from c3render.engines.portrait.motion import FPS, controls, seed_from
+from c3render.engines.portrait.rig import FaceRig
+from c3render.engines.portrait.video import AUDIO_RATE, Mp4Writer
+from c3render.errors import InputError
+from c3render.images import load_rgb
+from c3render.media import iter_audio
+from c3render.models import JobType
+
+#: Frames rendered between two progress reports.
+BATCH = 25
+
+
+def load_speech(path: Path, max_seconds: float, rate: int = AUDIO_RATE) -> np.ndarray:
+    """Decode ``audio_url`` to float32 mono; ``InputError`` when it is longer than allowed."""
+    chunks: list[np.ndarray] = []
+    total = 0
+    for chunk in iter_audio(path, rate, "audio_url", chunk_seconds=10.0):
+        chunks.append(chunk)
+        total += chunk.size
+        if total > max_seconds * rate:
+            raise InputError(
+                f"audio_url is longer than {max_seconds:g} s, the limit for portraits "
+                "(C3_PORTRAIT_MAX_AUDIO_SECONDS)"
+            )
+    if total == 0:
+        raise InputError("audio_url contains no sound")
+    return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class EmbeddedPortraitEngine:
+    """Animates one photo from speech on the CPU and writes an H.264/AAC MP4.
+
+    The face is found once (largest face when there are several), framed head and
+    shoulders at ``portrait_size``², and rigged; each frame is then a cheap remap of the
+    head region driven by the audio's energy and spectrum, with blinks and head motion.
+    The same inputs always give the same video.
+    """
+
+    job_type: ClassVar[JobType] = JobType.PORTRAIT
+    name = "embedded:face-rig"
+
+    def __init__(self, settings: Settings) -> None:
+        self.size = settings.portrait_size - settings.portrait_size % 2
+        self.max_seconds = settings.portrait_max_audio_seconds
+        self._tools: fm.FaceTools | None = None
+
+    def load(self) -> None:
+        """Create the mediapipe face mesh and segmentation graphs."""
+        if self._tools is None:
+            self._tools = fm.FaceTools()
+
+    def run(self, job: EngineJob) -> EngineResult:
+        """Render ``image_url`` speaking ``audio_url`` to ``portrait.mp4``."""
+        self.load()
+        assert self._tools is not None
+        image_path, audio_path = job.inputs["image_url"], job.inputs["audio_url"]
+        image = load_rgb(image_path, "image_url")
+        audio = load_speech(audio_path, self.max_seconds)
+        found = self._tools.find_face(image)
+        matrix = fm.crop_matrix(found.landmarks, image.shape, self.size)
+        portrait = fm.crop(image, matrix, self.size)
+        rig = FaceRig(portrait, fm.transform_points(found.landmarks, matrix), self._tools.segment(portrait))
+        track = controls(audio, AUDIO_RATE, seed_from(file_digest(image_path), file_digest(audio_path)))
+        job.progress(0.05)
+        output = job.workdir / "portrait.mp4"
+        with Mp4Writer(output, (self.size, self.size), FPS, audio) as writer:
+            for index, control in enumerate(track):
+                writer.write(rig.render(control))
+                if (index + 1) % BATCH == 0:
+                    job.progress(0.05 + 0.95 * (index + 1) / len(track))
+        extra: dict[str, object] = {
+            "duration": round(audio.size / AUDIO_RATE, 3),
+            "frames": len(track),
+            "width": self.size,
+            "height": self.size,
+            "fps": FPS,
+        }
+        if found.faces > 1:
+            extra["note"] = f"{found.faces} faces found; the largest one was animated"
+        return EngineResult(file=output, media_type="video/mp4", extra=extra)
