@@ -1,0 +1,153 @@
+"""The embedded /csm engine (piper + joe), checked by ear with our own Whisper engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from c3render.config import Settings
+from c3render.engines.base import EngineJob, EngineResult
+from c3render.engines.registry import create_engine
+from c3render.engines.stt import WhisperEngine
+from c3render.engines.stt.catalog import installed_models
+from c3render.engines.stt.wer import wer
+from c3render.engines.tts.audio import median_pitch, shift_pitch
+from c3render.engines.tts.piper import CLONE_NOTE, PiperEngine
+from c3render.engines.tts.text import split_sentences
+from c3render.errors import InputError
+from c3render.media import decode_audio, encode_audio
+from c3render.models import CsmRequest, JobType
+
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+SENTENCE = "Please bring the blue folder to the meeting room before noon on Thursday."
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), whisper_cpu_threads=2)
+
+
+@pytest.fixture(scope="module")
+def engine(settings: Settings) -> PiperEngine:
+    built = create_engine(JobType.CSM, settings)
+    assert isinstance(built, PiperEngine)
+    built.load()
+    return built
+
+
+@pytest.fixture(scope="module")
+def listen(settings: Settings) -> Any:
+    """Transcribe an audio file with Whisper base."""
+    model = WhisperEngine(settings).model_for(installed_models(settings)["base"])
+
+    def transcribe(path: Path) -> str:
+        segments, _ = model.transcribe(decode_audio(path), language="en", beam_size=1)
+        return " ".join(segment.text for segment in segments)
+
+    return transcribe
+
+
+def render(engine: PiperEngine, tmp_path: Path, inputs: dict[str, Path] | None = None,
+           job_id: str = "job-1", **fields: Any) -> tuple[EngineResult, list[float]]:
+    """Validate ``fields`` like the API does, then run the engine."""
+    request = CsmRequest(**{"reference_audio_url": "http://x/r.wav"} if inputs else {}, **fields)
+    params = request.params()
+    progress: list[float] = []
+    workdir = tmp_path / job_id
+    workdir.mkdir()
+    job = EngineJob(job_id, JobType.CSM, params, inputs or {}, workdir, progress.append)
+    return engine.run(job), progress
+
+
+@pytest.mark.parametrize("voice", ["conversational_a", "conversational_b"])
+def test_each_voice_is_intelligible(engine: PiperEngine, listen: Any, tmp_path: Path,
+                                    voice: str) -> None:
+    result, progress = render(engine, tmp_path, text=SENTENCE, voice=voice)
+    assert result.extra["voice"] == voice and result.extra["engine"] == "piper:joe"
+    assert result.media_type == "audio/mpeg" and result.file and result.file.name == "speech.mp3"
+    assert wer(SENTENCE, listen(result.file)) < 0.25
+    assert progress and progress[-1] <= 1
+
+
+def test_voices_differ_in_pitch_and_random_picks_one(engine: PiperEngine, tmp_path: Path) -> None:
+    pitches = {}
+    for voice in ("conversational_a", "conversational_b"):
+        result, _ = render(engine, tmp_path, job_id=voice, text=SENTENCE, voice=voice, format="wav")
+        pitches[voice] = median_pitch(decode_audio(result.file, 22050), 22050)
+    assert pitches["conversational_b"] > 1.25 * pitches["conversational_a"]
+    chosen = {render(engine, tmp_path, job_id=f"r{i}", text="Hi there.")[0].extra["voice"]
+              for i in range(8)}
+    assert chosen == {"conversational_a", "conversational_b"}
+
+
+def test_monologue_is_longer_by_its_pauses(engine: PiperEngine, tmp_path: Path) -> None:
+    lines = ["The first line is short.", "The second one too.", "And a third."]
+    tight, progress = render(engine, tmp_path, job_id="tight", monologue=lines,
+                             voice="conversational_a", temperature=0.0, pause_duration=0)
+    loose, _ = render(engine, tmp_path, job_id="loose", monologue=lines,
+                      voice="conversational_a", temperature=0.0, pause_duration=500)
+    assert loose.extra["duration"] - tight.extra["duration"] == pytest.approx(1.0, abs=0.02)
+    assert len(progress) == 3 and progress == sorted(progress)
+
+
+def test_max_audio_length_caps_each_sentence(engine: PiperEngine, tmp_path: Path) -> None:
+    long = "This sentence goes on and on, far longer than one second could ever hold."
+    result, _ = render(engine, tmp_path, text=long, voice="conversational_a",
+                       max_audio_length=1000, format="wav")
+    samples = decode_audio(result.file, 22050)
+    assert result.extra["duration"] <= 1.0 and samples.size <= 22050 + 64
+    assert np.abs(samples[-50:]).max() < 0.05  # faded out, not cut mid-wave
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "wav", "ogg"])
+def test_formats_decode_back(engine: PiperEngine, tmp_path: Path, fmt: str) -> None:
+    result, _ = render(engine, tmp_path, text="Short and sweet.", voice="conversational_a",
+                       format=fmt)
+    assert result.file and result.file.suffix == f".{fmt}"
+    duration = decode_audio(result.file).size / 16000
+    assert duration == pytest.approx(result.extra["duration"], abs=0.1)
+
+
+@pytest.mark.parametrize("factor", [1.5, 0.8])
+def test_clone_moves_pitch_toward_the_reference(engine: PiperEngine, tmp_path: Path,
+                                                factor: float) -> None:
+    clip = decode_audio(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0870.wav")
+    reference = tmp_path / "reference.wav"
+    encode_audio(shift_pitch(clip, factor), 16000, reference, "wav")
+    ref_pitch = median_pitch(decode_audio(reference), 16000)
+    result, _ = render(
+        engine, tmp_path, {"reference_audio_url": reference}, text=SENTENCE, voice="clone",
+        reference_text="and mister john dashwood had then leisure to consider how much there "
+        "might be prudently in his power to do for them", format="wav",
+    )
+    out_pitch = median_pitch(decode_audio(result.file, 22050), 22050)
+    assert ref_pitch and out_pitch
+    assert abs(out_pitch - ref_pitch) < 0.7 * abs(engine.base_pitch - ref_pitch)
+    assert result.extra["voice"] == "clone" and result.extra["voice_note"] == CLONE_NOTE
+
+
+def test_clone_without_reference_and_bad_reference(engine: PiperEngine, tmp_path: Path) -> None:
+    job = EngineJob("c", JobType.CSM, {"text": "Hi.", "voice": "clone", "reference_text": "x"},
+                    {}, tmp_path)
+    with pytest.raises(InputError, match="reference_audio_url"):
+        engine.run(job)
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF" + b"\x00" * 100)
+    job.inputs = {"reference_audio_url": junk}
+    with pytest.raises(InputError, match="reference_audio_url"):
+        engine.run(job)
+
+
+def test_long_text_is_split_into_sentences(engine: PiperEngine, tmp_path: Path) -> None:
+    text = " ".join(f"Sentence number {n} is here." for n in range(1, 7))
+    result, progress = render(engine, tmp_path, text=text, voice="conversational_a")
+    assert result.extra["sentences"] == 6 and len(progress) == 6
+
+
+def test_split_sentences_handles_any_length() -> None:
+    assert split_sentences("One. Two!  Three?\n\nFour") == ["One.", "Two!", "Three?", "Four"]
+    pieces = split_sentences("word, " * 400)
+    assert len(pieces) > 5 and all(len(piece) <= 260 for piece in pieces)
