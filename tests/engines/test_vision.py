@@ -265,3 +265,13 @@ def test_factory_chooses_and_explains(monkeypatch, tmp_path):
         vision_factory(Settings(vlm_model_dir=None))
     with pytest.raises(EngineUnavailable, match="transformers"):
         vision_factory(Settings(vlm_model_dir=tmp_path))
+
+
+def test_text_positions_in_words():
+    from c3render.engines.vision.describe import text_phrase
+
+    top, bottom = {"text": "CLOSED", "position": "top centre"}, {"text": "9 to 5", "position": "bottom left"}
+    assert text_phrase([top, bottom]) == "the text “CLOSED” appears at the top and “9 to 5” at the bottom"
+    assert text_phrase([bottom]) == "the text “9 to 5” appears at the bottom"
+    many = [{"text": f"line {i}", "position": "middle centre"} for i in range(4)]
+    assert text_phrase(many) == "four lines of text, beginning “line 0”"

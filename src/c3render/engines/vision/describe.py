@@ -65,15 +65,24 @@ def people_phrase(analysis: dict[str, Any]) -> str:
     return phrase
 
 
+def _where(line: dict[str, Any]) -> str:
+    row = line["position"].split()[0]
+    return "in the middle" if row == "middle" else f"at the {row}"
+
+
 def text_phrase(lines: list[dict[str, Any]]) -> str:
     """Where the text is and what it says, or ''."""
     if not lines:
         return ""
-    where = lines[0]["position"].replace(" centre", "").replace("middle", "middle of the image")
-    if len(lines) <= 2:
-        quoted = " and ".join(_quote(line["text"]) for line in lines)
-        verb = "appears" if len(lines) == 1 else "appear"
-        return f"the text {quoted} {verb} at the {where}"
+    if len(lines) == 1:
+        return f"the text {_quote(lines[0]['text'])} appears {_where(lines[0])}"
+    if len(lines) == 2:
+        first, second = lines
+        if _where(first) == _where(second):
+            return (f"the text {_quote(first['text'])} and {_quote(second['text'])} "
+                    f"appears {_where(first)}")
+        return (f"the text {_quote(first['text'])} appears {_where(first)} "
+                f"and {_quote(second['text'])} {_where(second)}")
     return f"{_count(len(lines), 'line')} of text, beginning {_quote(lines[0]['text'])}"
 
 
