@@ -1,0 +1,125 @@
+"""The production /csm engine: Sesame CSM-1B through transformers, from local weights.
+
+``C3_CSM_MODEL_DIR`` is a folder saved with ``save_pretrained`` (model, processor with its
+chat template, Mimi codec). Nothing is fetched from the Hub. Voices map to CSM speaker
+ids (conversational_a → 0, conversational_b → 1); clone puts the reference recording
+and its words in front of the text as a context turn of speaker 0, which is how CSM
+continues a voice. temperature/topk drive sampling of both decoders; max_audio_length
+bounds the generated frames (12.5 per second).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from c3render.config import Settings
+from c3render.engines.base import EngineJob
+from c3render.engines.tts.audio import normalise_peak
+from c3render.engines.tts.speech import SpeechEngine, VoicePlan, reference_input
+from c3render.errors import EngineUnavailable, InputError, JobError
+from c3render.media import decode_audio
+
+SAMPLE_RATE = 24000
+FRAMES_PER_SECOND = 12.5
+#: The longest reference recording given to the model as context.
+MAX_REFERENCE_SECONDS = 30.0
+SPEAKERS = {"conversational_a": 0, "conversational_b": 1}
+
+
+class CsmEngine(SpeechEngine):
+    """Text to speech with CsmForConditionalGeneration on ``settings.device``."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.csm_model_dir is None:
+            raise EngineUnavailable("the CSM engine needs C3_CSM_MODEL_DIR (a local CSM-1B folder)")
+        self.settings = settings
+        self.model_dir = settings.csm_model_dir
+        self.name = f"csm:{self.model_dir.name}"
+        self.sample_rate = SAMPLE_RATE
+        self.device = settings.device
+        self._model: Any = None
+        self._processor: Any = None
+
+    def load(self) -> None:
+        """Load model and processor from the local folder (never from the network)."""
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        if not (self.model_dir / "config.json").is_file():
+            raise EngineUnavailable(
+                f"C3_CSM_MODEL_DIR={self.model_dir} holds no CSM model (config.json missing)"
+            )
+        import torch
+        from transformers import AutoProcessor, CsmForConditionalGeneration
+
+        dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        try:
+            self._processor = AutoProcessor.from_pretrained(self.model_dir, local_files_only=True)
+            model = CsmForConditionalGeneration.from_pretrained(
+                self.model_dir, local_files_only=True, dtype=dtype
+            )
+        except (OSError, ValueError) as exc:
+            raise EngineUnavailable(f"CSM model in {self.model_dir} cannot be loaded ({exc})") from None
+        self._model = model.to(self.device).eval()
+        self.sample_rate = int(
+            getattr(self._processor.feature_extractor, "sampling_rate", SAMPLE_RATE)
+        )
+
+    def plan_voice(self, voice: str, job: EngineJob) -> VoicePlan:
+        """A speaker id; for clone also the context turn built from the reference."""
+        if voice in SPEAKERS:
+            return VoicePlan(voice, settings={"speaker": SPEAKERS[voice], "context": []})
+        if voice != "clone":
+            raise InputError(f"voice: unknown voice {voice!r}")
+        path, text = reference_input(job)
+        audio = decode_audio(path, self.sample_rate, "reference_audio_url")
+        audio = audio[: int(MAX_REFERENCE_SECONDS * self.sample_rate)]
+        turn = {
+            "role": "0",
+            "content": [{"type": "text", "text": text}, {"type": "audio", "path": audio}],
+        }
+        return VoicePlan("clone", settings={"speaker": 0, "context": [turn]})
+
+    def speak(self, sentence: str, plan: VoicePlan, params: dict[str, Any]) -> np.ndarray:
+        """Generate one sentence, continuing the plan's context."""
+        import torch
+
+        if self._model is None:
+            self.load()
+        values = plan.settings or {}
+        conversation = [
+            *values.get("context", []),
+            {"role": str(values.get("speaker", 0)), "content": [{"type": "text", "text": sentence}]},
+        ]
+        inputs = self._processor.apply_chat_template(
+            conversation, tokenize=True, return_dict=True
+        ).to(self.device)
+        with torch.inference_mode():
+            output = self._model.generate(**inputs, output_audio=True, **generation_kwargs(params))
+        if not output:
+            raise JobError("CSM produced no audio for a sentence")
+        audio = output[0].float().cpu().numpy().reshape(-1)
+        return normalise_peak(audio) if audio.size and np.abs(audio).max() > 1.0 else audio
+
+
+def generation_kwargs(params: dict[str, Any]) -> dict[str, Any]:
+    """``generate`` arguments from the request: sampling for both decoders, a frame cap."""
+    temperature = float(params.get("temperature", 0.9))
+    top_k = int(params.get("topk", 50))
+    max_ms = int(params.get("max_audio_length", 10000))
+    sample = temperature > 0
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": max(1, math.ceil(max_ms / 1000 * FRAMES_PER_SECOND)),
+        "do_sample": sample,
+        "depth_decoder_do_sample": sample,
+    }
+    if sample:
+        kwargs.update(
+            temperature=temperature,
+            top_k=top_k,
+            depth_decoder_temperature=temperature,
+            depth_decoder_top_k=top_k,
+        )
+    return kwargs

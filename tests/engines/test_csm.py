@@ -1,0 +1,130 @@
+"""The CSM engine's loading and generation code on a tiny random-weight CSM built here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from c3render.config import Settings  # noqa: E402
+from c3render.engines.base import EngineJob  # noqa: E402
+from c3render.engines.registry import create_engine  # noqa: E402
+from c3render.engines.tts.csm import CsmEngine, generation_kwargs  # noqa: E402
+from c3render.errors import EngineUnavailable  # noqa: E402
+from c3render.media import decode_audio, encode_audio  # noqa: E402
+from c3render.models import JobType  # noqa: E402
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+#: CSM's prompt format: "<bos>[speaker]text<eos>" per text, "<|AUDIO|><|audio_eos|>" per audio.
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}{%- for item in message['content'] -%}"
+    "{%- if item['type'] == 'text' -%}{{ bos_token + '[' + message['role'] + ']' + item['text'] + eos_token }}"
+    "{%- elif item['type'] == 'audio' -%}{{ '<|AUDIO|><|audio_eos|>' }}{%- endif -%}"
+    "{%- endfor -%}{%- endfor -%}"
+)
+SPECIALS = ["<unk>", "<|begin_of_text|>", "<|pad|>", "<|end_of_text|>"]
+
+
+def tiny_tokenizer() -> transformers.PreTrainedTokenizerFast:
+    """A character-level tokenizer with CSM's special tokens at the config's ids."""
+    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
+
+    chars = list("abcdefghijklmnopqrstuvwxyz0123456789 .,!?'-[]")
+    vocab = {token: index for index, token in enumerate(SPECIALS + chars)}
+    vocab.update({"<|AUDIO|>": 98, "<|audio_eos|>": 99})
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tok.add_special_tokens(SPECIALS + ["<|AUDIO|>", "<|audio_eos|>"])
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|end_of_text|>",
+        pad_token="<|pad|>", unk_token="<unk>",
+    )
+
+
+def tiny_config() -> transformers.CsmConfig:
+    """Values from MODELS.md section 8 (1.6 M parameters)."""
+    depth = dict(num_codebooks=4, backbone_hidden_size=64, vocab_size=32, hidden_size=64,
+                 intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, max_position_embeddings=8)
+    codec = dict(model_type="mimi", audio_channels=1, sampling_rate=24000, frame_rate=12.5,
+                 hidden_size=32, num_filters=8, num_residual_layers=1,
+                 upsampling_ratios=[8, 5, 4, 4, 3], codebook_size=32, codebook_dim=32,
+                 vector_quantization_hidden_dimension=32, num_quantizers=4,
+                 num_semantic_quantizers=1, upsample_groups=32, num_hidden_layers=2,
+                 num_attention_heads=2, num_key_value_heads=2, intermediate_size=64,
+                 head_dim=16, sliding_window=16, use_cache=False, chunk_in_sec=None)
+    return transformers.CsmConfig(
+        depth_decoder_config=depth, codec_config=codec, num_codebooks=4, vocab_size=32,
+        text_vocab_size=100, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+        bos_token_id=1, pad_token_id=2, eos_token_id=3, codebook_pad_token_id=31,
+        codebook_eos_token_id=0, audio_token_id=98, audio_eos_token_id=99,
+    )
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random CSM with its processor, saved like a downloaded CSM-1B folder."""
+    folder = tmp_path_factory.mktemp("csm-tiny")
+    torch.manual_seed(0)
+    transformers.CsmForConditionalGeneration(tiny_config()).save_pretrained(folder)
+    extractor = transformers.EncodecFeatureExtractor(feature_size=1, sampling_rate=24000)
+    processor = transformers.CsmProcessor(extractor, tiny_tokenizer(), chat_template=CHAT_TEMPLATE)
+    processor.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def engine(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> CsmEngine:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), csm_model_dir=model_dir)
+    built = create_engine(JobType.CSM, settings)
+    assert isinstance(built, CsmEngine)
+    built.load()
+    return built
+
+
+def job(tmp_path: Path, inputs: dict[str, Path] | None = None, **params: object) -> EngineJob:
+    base = {"voice": "conversational_a", "temperature": 0.9, "topk": 50,
+            "max_audio_length": 1000, "pause_duration": 150, "format": "wav"}
+    return EngineJob("csm-1", JobType.CSM, {**base, **params}, inputs or {}, tmp_path)
+
+
+def test_generates_speaker_audio_at_24k(engine: CsmEngine, tmp_path: Path) -> None:
+    result = engine.run(job(tmp_path, text="Hello there. How are you?", voice="conversational_b"))
+    assert result.extra["voice"] == "conversational_b" and result.extra["engine"].startswith("csm:")
+    samples = decode_audio(result.file, 24000)
+    # two sentences of at most 1 s (13 frames of 1920 samples) plus one pause
+    assert 0 < samples.size <= 2 * 13 * 1920 + 3600 + 480
+    assert np.abs(samples).max() <= 1.0 and np.abs(samples).max() > 0
+
+
+def test_clone_uses_the_reference_as_context(engine: CsmEngine, tmp_path: Path) -> None:
+    reference = tmp_path / "ref.wav"
+    tone = 0.3 * np.sin(2 * np.pi * 180 * np.arange(24000) / 24000).astype(np.float32)
+    encode_audio(tone, 24000, reference, "wav")
+    plan = engine.plan_voice("clone", job(tmp_path, {"reference_audio_url": reference},
+                                          text="x", voice="clone", reference_text="a tone"))
+    assert plan.settings and plan.settings["context"][0]["content"][1]["type"] == "audio"
+    result = engine.run(job(tmp_path, {"reference_audio_url": reference}, text="Say it.",
+                            voice="clone", reference_text="a tone", temperature=0.0))
+    assert result.extra["voice"] == "clone" and result.extra["duration"] > 0
+
+
+def test_generation_kwargs_map_request_fields() -> None:
+    kwargs = generation_kwargs({"temperature": 0.7, "topk": 20, "max_audio_length": 2000})
+    assert kwargs["max_new_tokens"] == 25 and kwargs["top_k"] == 20
+    assert kwargs["depth_decoder_temperature"] == 0.7 and kwargs["do_sample"]
+    assert not generation_kwargs({"temperature": 0.0})["do_sample"]
+
+
+def test_missing_model_dir_is_reported(tmp_path: Path) -> None:
+    engine = CsmEngine(Settings(data_dir=tmp_path, csm_model_dir=tmp_path / "absent"))
+    with pytest.raises(EngineUnavailable, match="C3_CSM_MODEL_DIR"):
+        engine.load()
