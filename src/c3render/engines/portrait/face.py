@@ -52,16 +52,47 @@ class FaceTools:
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=max_faces, refine_landmarks=True
         )
+        detection = mp.solutions.face_detection.FaceDetection
+        self._detectors = [
+            detection(model_selection=1, min_detection_confidence=0.5),
+            detection(model_selection=0, min_detection_confidence=0.5),
+        ]
         self._segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
 
     def find_face(self, image: np.ndarray) -> FoundFace:
         """Landmarks of the largest face in an RGB image; ``InputError`` when there is none."""
         small, scale = downscale(image, DETECT_MAX_SIDE)
-        faces = self.all_faces(np.ascontiguousarray(small))
+        small = np.ascontiguousarray(small)
+        boxes = self.face_boxes(small)
+        if boxes:
+            faces = self._mesh_in_box(small, max(boxes, key=lambda box: box[2] * box[3]))
+        else:
+            faces = self.all_faces(small)
         if not faces:
             raise InputError("no face found in image_url")
         largest = max(faces, key=_face_area)
-        return FoundFace(landmarks=largest / scale, faces=len(faces))
+        return FoundFace(landmarks=largest / scale, faces=max(len(boxes), len(faces)))
+
+    def face_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """Face boxes (x, y, width, height in pixels): full-range detector, else short-range."""
+        height, width = image.shape[:2]
+        for detector in self._detectors:
+            detections = detector.process(image).detections or []
+            if detections:
+                boxes = [d.location_data.relative_bounding_box for d in detections]
+                return [(b.xmin * width, b.ymin * height, b.width * width, b.height * height) for b in boxes]
+        return []
+
+    def _mesh_in_box(self, image: np.ndarray, box: tuple[float, float, float, float]) -> list[np.ndarray]:
+        """Face mesh on a square window twice the size of a face box, mapped back to the image."""
+        x, y, w, h = box
+        side = 2.0 * max(w, h)
+        scale = 384 / side
+        left, top = x + w / 2 - side / 2, y + h / 2 - side / 2
+        matrix = np.array([[scale, 0, -left * scale], [0, scale, -top * scale]], dtype=np.float32)
+        window = cv2.warpAffine(image, matrix, (384, 384), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        faces = self.all_faces(window)
+        return [((points - matrix[:, 2]) / scale).astype(np.float32) for points in faces]
 
     def all_faces(self, image: np.ndarray) -> list[np.ndarray]:
         """Landmarks (478×2 pixels) of every face the mesh finds in an RGB image."""
@@ -82,6 +113,8 @@ class FaceTools:
         """Release the mediapipe graphs."""
         self._mesh.close()
         self._segmenter.close()
+        for detector in self._detectors:
+            detector.close()
 
 
 def _face_area(landmarks: np.ndarray) -> float:
