@@ -275,3 +275,13 @@ def test_text_positions_in_words():
     assert text_phrase([bottom]) == "the text “9 to 5” appears at the bottom"
     many = [{"text": f"line {i}", "position": "middle centre"} for i in range(4)]
     assert text_phrase(many) == "four lines of text, beginning “line 0”"
+
+
+def test_two_people_side_by_side(engine, tmp_path):
+    pair = np.concatenate([data.astronaut(), data.astronaut()[:, ::-1]], axis=1)
+    text, analysis = run(engine, save(tmp_path, np.ascontiguousarray(pair), "pair.png"))
+    assert analysis["people_count"] == 2
+    assert all(face["head"]["facing"] == "facing the camera" for face in analysis["faces"])
+    centres = sorted(face["box"][0] + face["box"][2] / 2 for face in analysis["faces"])
+    assert centres[0] < 512 < centres[1]
+    assert "two people, both facing the camera, smiling" in text

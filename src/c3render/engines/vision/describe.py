@@ -54,8 +54,11 @@ def people_phrase(analysis: dict[str, Any]) -> str:
     if count == 1 and person is not None:
         phrase += f" ({person['framing']})"
     if faces:
+        details = {face_phrase(face) for face in faces}
         detail = face_phrase(faces[0])
-        if detail:
+        if count > 1 and len(faces) == count and len(details) == 1 and detail:
+            phrase += f", {'both' if count == 2 else 'all'} {detail}"
+        elif detail:
             phrase += f" {detail}" if count == 1 else f"; the largest face is {detail}"
     else:
         phrase += " whose face is not visible"

@@ -15,6 +15,9 @@ from c3render.images import downscale
 
 FACE_SIDE = 640
 """Faces are looked for on a copy with this longest side; boxes are scaled back."""
+CROP_SIDE = 384
+MESH_FACES = 10
+"""Head pose and expression are read for at most this many faces (the largest)."""
 
 # Face mesh landmark indices (image left = the subject's right).
 EYE_OUTER_R, EYE_INNER_R, EYE_TOP_R, EYE_BOTTOM_R = 33, 133, 159, 145
@@ -103,29 +106,64 @@ def _eye_ratio(level: np.ndarray, top: int, bottom: int, outer: int, inner: int)
 class FaceFinder:
     """MediaPipe face detection (full range, for count and boxes) plus the face mesh."""
 
-    def __init__(self, max_faces: int = 10) -> None:
+    def __init__(self) -> None:
         import mediapipe as mp
 
         self._detector = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=0.5
         )
         self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=max_faces, refine_landmarks=True,
+            static_image_mode=True, max_num_faces=1, refine_landmarks=True,
             min_detection_confidence=0.5,
         )
 
     def find(self, rgb: np.ndarray) -> list[dict[str, Any]]:
-        """Faces in an RGB image, largest first, boxes in the image's own pixels."""
+        """Faces in an RGB image, largest first, boxes in the image's own pixels.
+
+        The mesh runs on a crop around each detected face (its own detector misses small
+        faces in wide pictures); with no detection it gets the whole picture as a fallback.
+        """
         small, scale = downscale(rgb, FACE_SIDE)
         small = np.ascontiguousarray(small)
         height, width = small.shape[:2]
         faces = [_detection(d, width, height, scale)
                  for d in self._detector.process(small).detections or []]
-        for marks in self._mesh.process(small).multi_face_landmarks or []:
-            points = np.array([(p.x * width, p.y * height, p.z * width) for p in marks.landmark])
-            _attach(faces, points, scale)
         faces.sort(key=lambda face: face["box"][2] * face["box"][3], reverse=True)
+        for face in faces[:MESH_FACES]:
+            points = self._mesh_in(rgb, _crop_around(face["box"], rgb.shape))
+            if points is not None:
+                face.update(head=head_pose(points), expression=expression(points))
+        if not faces:
+            for marks in self._mesh.process(small).multi_face_landmarks or []:
+                _attach(faces, _pixels(marks, (0, 0, width, height)), scale)
         return faces
+
+    def _mesh_in(self, rgb: np.ndarray, crop: tuple[int, int, int, int]) -> np.ndarray | None:
+        """Mesh landmarks (original pixels) of the face in ``crop`` = (x0, y0, x1, y1)."""
+        x0, y0, x1, y1 = crop
+        patch, patch_scale = downscale(rgb[y0:y1, x0:x1], CROP_SIDE)
+        found = self._mesh.process(np.ascontiguousarray(patch)).multi_face_landmarks
+        if not found:
+            return None
+        points = _pixels(found[0], (0, 0, patch.shape[1], patch.shape[0])) / patch_scale
+        points[:, 0] += x0
+        points[:, 1] += y0
+        return points
+
+
+def _pixels(marks: Any, frame: tuple[int, int, int, int]) -> np.ndarray:
+    """Normalised landmarks to (x, y, z) pixels of a frame (x0, y0, width, height)."""
+    x0, y0, width, height = frame
+    return np.array([(x0 + p.x * width, y0 + p.y * height, p.z * width) for p in marks.landmark])
+
+
+def _crop_around(box: list[int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """A square twice the face's size around it, inside the image."""
+    x, y, w, h = box
+    half = max(w, h)
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
+    return x0, y0, min(shape[1], int(cx + half)), min(shape[0], int(cy + half))
 
 
 def _detection(detection: Any, width: int, height: int, scale: float) -> dict[str, Any]:
