@@ -140,3 +140,26 @@ def test_missing_weights_and_missing_gpu_are_explained(tmp_path, model_dir):
         gpu = VisionLanguageEngine(Settings(vlm_model_dir=model_dir, device="cuda"))
         with pytest.raises(EngineUnavailable, match="CUDA"):
             gpu.load()
+
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] }} : {% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}<image> {% else %}{{ part['text'] }} {% endif %}{% endfor %}"
+    "{% endfor %}{% if add_generation_prompt %}assistant :{% endif %}"
+)
+
+
+def test_chat_template_is_used_when_the_model_has_one(model_dir, astronaut_png, tmp_path):
+    processor = transformers.AutoProcessor.from_pretrained(model_dir, local_files_only=True)
+    processor.chat_template = CHAT_TEMPLATE
+    chat_dir = tmp_path / "chat"
+    processor.save_pretrained(chat_dir)
+    transformers.AutoModelForImageTextToText.from_pretrained(
+        model_dir, local_files_only=True).save_pretrained(chat_dir)
+    engine = VisionLanguageEngine(Settings(vlm_model_dir=chat_dir), max_new_tokens=4)
+    engine.load()
+    from c3render.engines.vision.vlm import build_prompt
+
+    assert build_prompt(engine._processor, "is there a cat ?") == "user : <image> is there a cat ? assistant :"
+    result = engine.run(job_for(astronaut_png, prompt="is there a cat ?"))
+    assert result.text and result.extra["model"] == "vlm:chat"
