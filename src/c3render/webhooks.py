@@ -23,7 +23,7 @@ import json
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import redis
@@ -103,10 +103,16 @@ class WebhookDispatcher:
         try:
             while not stop.is_set():
                 try:
-                    self._dispatch()
+                    started = self._dispatch()
                 except redis.RedisError as exc:
                     log.warning("webhook outbox unreachable: %s", exc)
-                stop.wait(POLL_SECONDS)
+                    started = []
+                with self._lock:
+                    inflight = set(self._inflight)
+                if len(inflight) >= POOL_SIZE:  # busy: go on as soon as a thread frees up
+                    wait(inflight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                elif not started:  # nothing was due: poll again shortly
+                    stop.wait(POLL_SECONDS)
         finally:
             self._pool.shutdown(wait=True)
 
