@@ -128,7 +128,7 @@ def describe(analysis: dict[str, Any]) -> str:
     if text.startswith("the text"):
         first += f"; {text}"
     elif text:
-        first += f"{';' if people else ''} with {text}"
+        first += f"{',' if people else ''} with {text}"
     if not people and not text:
         first += "; no people, faces or text were found"
     sentences = [f"{first}; {safety_phrase(analysis['safety'])}."]

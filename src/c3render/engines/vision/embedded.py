@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,7 +40,7 @@ class EmbeddedAnalyzer:
         self._text = TextReader()
         self._safety = SafetyChecker()
 
-    def analyze(self, rgb: np.ndarray, path: Any = None) -> dict[str, Any]:
+    def analyze(self, rgb: np.ndarray, path: Path | None = None) -> dict[str, Any]:
         """Every finding about an upright RGB image, as a JSON-able dict."""
         from c3render.engines.vision.properties import measure
 
