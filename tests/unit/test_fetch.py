@@ -257,3 +257,65 @@ def test_sniffing_rejects_text() -> None:
     assert sniff(b"<!doctype html>") is None
     assert sniff(b'{"error": "nope"}') is None
     assert sniff(b"") is None
+
+
+def _self_signed(tmp_path: Path, hostname: str) -> tuple[Path, Path]:
+    """A certificate for ``hostname`` (its own CA) and its key, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_pins_the_address_but_verifies_the_hostname(
+    peer: Peer, tmp_path: Path, storage: LocalStorage, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ssl
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from tests.support.http_peers import PeerHandler
+
+    cert, key = _self_signed(tmp_path, "media.example")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    handler = type("TlsHandler", (PeerHandler,), {"peer": peer})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real(
+        "127.0.0.1" if host in ("media.example", "evil.example") else host, *a, **k))
+    monkeypatch.setattr(fetch.certifi, "where", lambda: str(cert))
+    settings = make_settings(tmp_path, fetch_allow=["127.0.0.1", "media.example", "evil.example"])
+    port = server.server_address[1]
+    try:
+        got = fetch_input(f"https://media.example:{port}/a.wav", tmp_path / "in", "audio_url",
+                          "audio", settings, storage)
+        assert got.read_bytes() == WAV
+        with pytest.raises(InputError, match="TLS error"):  # certificate is for media.example
+            fetch_input(f"https://evil.example:{port}/a.wav", tmp_path / "in", "audio_url",
+                        "audio", settings, storage)
+    finally:
+        server.shutdown()
+        server.server_close()
