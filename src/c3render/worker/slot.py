@@ -35,6 +35,7 @@ class Slot:
         self.engines: dict[JobType, EngineHandle] = {}
         self.current: Claim | None = None
         self._last_reclaim = 0.0
+        self._last_progress = 0.0
 
     # --- the loop ----------------------------------------------------------------
 
@@ -101,17 +102,16 @@ class Slot:
         engine.send({"id": job.id, "type": job.type.value, "params": job.params,
                      "attempt": claim.attempt})
         deadline = claim.run_deadline
-        last_check = last_progress = time.monotonic()
+        last_check = time.monotonic()
+        self._last_progress = 0.0
         while True:
             try:
                 message = engine.poll(POLL_SECONDS)
             except EngineCrashed as exc:
                 self._finish(claim, JobStatus.FAILED, error=str(exc))
                 return
-            if message is not None and self._handle(claim, message, last_progress):
+            if message is not None and self._handle(claim, message):
                 return
-            if message is not None and message[0] == "progress":
-                last_progress = time.monotonic()
             if time.time() >= deadline:
                 engine.kill()
                 self._finish(claim, JobStatus.TIMED_OUT, error=self._timeout_reason(claim))
@@ -129,11 +129,12 @@ class Slot:
                 log.info("job %s handed back to the queue", job.id)
                 return
 
-    def _handle(self, claim: Claim, message: tuple[Any, ...], last_progress: float) -> bool:
+    def _handle(self, claim: Claim, message: tuple[Any, ...]) -> bool:
         """Act on an engine message; True when the job is over."""
         kind = message[0]
         if kind == "progress":
-            if time.monotonic() - last_progress >= PROGRESS_SECONDS:
+            if time.monotonic() - self._last_progress >= PROGRESS_SECONDS:
+                self._last_progress = time.monotonic()
                 self.worker.store.report_progress(claim, message[1])
             return False
         if kind == "done":

@@ -1,0 +1,165 @@
+"""Workers against a real Redis, with the scripted fixture engines in real engine processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from flask.testing import FlaskClient
+
+from tests.support.service import wait_until, worker_process
+
+
+def _wait_status(client: FlaskClient, job_id: str, wanted: set[str], timeout: float = 30) -> dict:
+    def done() -> dict | None:
+        doc = client.get(f"/status/{job_id}").get_json()
+        return doc if doc["status"] in wanted else None
+
+    return wait_until(done, timeout)  # type: ignore[return-value]
+
+
+def _runs(settings_env: dict[str, str], job_id: str, kind: str = "done") -> int:
+    log = Path(settings_env["C3_DATA_DIR"]) / "runs.log"
+    return log.read_text().count(f"{kind} {job_id}") if log.exists() else 0
+
+
+def test_success_stores_a_downloadable_result(client: FlaskClient, worker: object) -> None:
+    job_id = client.post("/csm", json={"text": "ok"}).get_json()["id"]
+    doc = _wait_status(client, job_id, {"success"})
+    assert doc["progress"] == 1 and doc["attempts"] == 1 and doc["finished_at"]
+    result = client.get(f"/result/{job_id}").get_json()
+    assert result["status"] == "success" and result["duration"] == 0.1
+    path = result["result_url"].split("localhost", 1)[1]
+    download = client.get(path)
+    assert download.status_code == 200
+    assert download.data[:4] == b"RIFF" and download.mimetype == "audio/wav"
+
+
+def test_text_result(client: FlaskClient, worker: object, http_image_url: str) -> None:
+    job_id = client.post("/analyze", json={"image_url": http_image_url, "prompt": "ok"}).get_json()["id"]
+    _wait_status(client, job_id, {"success"})
+    result = client.get(f"/result/{job_id}").get_json()
+    assert result["text"] == "ran ok" and "result_url" not in result
+
+
+def test_engine_failure_and_crash_fail_the_job(client: FlaskClient, worker: object) -> None:
+    failing = client.post("/csm", json={"text": "fail:the voice is hoarse"}).get_json()["id"]
+    crashing = client.post("/csm", json={"text": "crash"}).get_json()["id"]
+    unexpected = client.post("/csm", json={"text": "boom"}).get_json()["id"]
+    assert _wait_status(client, failing, {"failed"})["error"] == "the voice is hoarse"
+    assert "engine process died" in _wait_status(client, crashing, {"failed"})["error"]
+    assert "RuntimeError" in _wait_status(client, unexpected, {"failed"})["error"]
+    after = client.post("/csm", json={"text": "ok"}).get_json()["id"]
+    _wait_status(client, after, {"success"})
+
+
+def test_progress_is_reported(client: FlaskClient, worker: object) -> None:
+    job_id = client.post("/csm", json={"text": "progress:3"}).get_json()["id"]
+    seen = wait_until(lambda: 0 < client.get(f"/status/{job_id}").get_json()["progress"] < 1, 15)
+    assert seen
+    _wait_status(client, job_id, {"success"})
+
+
+def test_cancel_running_job_stops_it_quickly(
+    client: FlaskClient, worker: object, settings_env: dict[str, str]
+) -> None:
+    job_id = client.post("/csm", json={"text": "sleep:30"}).get_json()["id"]
+    _wait_status(client, job_id, {"running"})
+    wait_until(lambda: _runs(settings_env, job_id, "start"), 15)
+    started = time.monotonic()
+    client.post(f"/job/{job_id}", json={"status": "cancelled", "remove_data": True})
+    health = lambda: client.get("/").get_json()["queues"]["csm"]["running"] == 0  # noqa: E731
+    wait_until(health, 5)
+    assert time.monotonic() - started < 3
+    assert client.get(f"/status/{job_id}").get_json()["status"] == "cancelled"
+    next_job = client.post("/csm", json={"text": "ok"}).get_json()["id"]
+    _wait_status(client, next_job, {"success"})
+    assert _runs(settings_env, job_id) == 0
+
+
+def test_marking_a_running_job_timed_out_stops_it(client: FlaskClient, worker: object) -> None:
+    job_id = client.post("/csm", json={"text": "sleep:60"}).get_json()["id"]
+    _wait_status(client, job_id, {"running"})
+    client.post(f"/job/{job_id}", json={"status": "timed_out"})
+    assert _wait_status(client, job_id, {"timed_out"})["error"] == "timed out by request"
+
+
+def test_max_time_deadline_enforced(
+    client: FlaskClient, worker_env: dict[str, str], redis_client: object, tmp_path: Path
+) -> None:
+    job_id = client.post("/csm", json={"text": "sleep:30", "max_time": 60}).get_json()["id"]
+    key = f"c3:{{csm}}:job:{job_id}"
+    redis_client.hset(key, "max_time", "1")  # type: ignore[attr-defined]
+    with worker_process(worker_env, log=tmp_path / "w.log"):
+        doc = _wait_status(client, job_id, {"timed_out"}, timeout=20)
+    assert "max_time" in doc["error"]
+
+
+def test_complete_in_passed_while_queued_is_never_started(
+    client: FlaskClient, worker_env: dict[str, str], redis_client: object,
+    settings_env: dict[str, str], tmp_path: Path,
+) -> None:
+    job_id = client.post("/csm", json={"text": "ok"}).get_json()["id"]
+    redis_client.hset(f"c3:{{csm}}:job:{job_id}", "deadline", time.time() - 1)  # type: ignore[attr-defined]
+    with worker_process(worker_env, log=tmp_path / "w.log"):
+        probe = client.post("/csm", json={"text": "ok"}).get_json()["id"]
+        _wait_status(client, probe, {"success"})
+    doc = client.get(f"/status/{job_id}").get_json()
+    assert doc["status"] == "timed_out" and "complete_in" in doc["error"]
+    assert _runs(settings_env, job_id, "start") == 0
+
+
+def test_complete_in_passed_while_running_stops_it(
+    client: FlaskClient, worker: object, redis_client: object
+) -> None:
+    job_id = client.post("/csm", json={"text": "sleep:30"}).get_json()["id"]
+    key = f"c3:{{csm}}:job:{job_id}"
+    redis_client.hset(key, "deadline", time.time() + 2.5)  # type: ignore[attr-defined]
+    doc = _wait_status(client, job_id, {"timed_out"}, timeout=20)
+    assert "complete_in" in doc["error"] or "max_time" in doc["error"]
+
+
+def test_sigterm_hands_the_running_job_back(
+    client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str], tmp_path: Path
+) -> None:
+    job_id = client.post("/csm", json={"text": "sleep:4"}).get_json()["id"]
+    with worker_process(worker_env, log=tmp_path / "a.log") as first:
+        wait_until(lambda: _runs(settings_env, job_id, "start"), 15)
+        first.send_signal(signal.SIGTERM)  # grace is 1 s in tests: the job goes back
+        first.wait(timeout=15)
+        assert first.returncode == 0
+    doc = client.get(f"/status/{job_id}").get_json()
+    assert doc["status"] == "queued" and doc["attempts"] == 0
+    with worker_process(worker_env, log=tmp_path / "b.log"):
+        _wait_status(client, job_id, {"success"})
+    assert _runs(settings_env, job_id) == 1
+
+
+def test_sigterm_lets_a_short_job_finish(
+    client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = dict(worker_env, C3_SHUTDOWN_GRACE_SECONDS="10")
+    job_id = client.post("/csm", json={"text": "sleep:1.5"}).get_json()["id"]
+    with worker_process(env, log=tmp_path / "a.log") as process:
+        wait_until(lambda: _runs(settings_env, job_id, "start"), 15)
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    assert client.get(f"/status/{job_id}").get_json()["status"] == "success"
+
+
+def test_unconfigured_engine_fails_with_a_clear_error(
+    client: FlaskClient, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = dict(worker_env, C3_ENGINES="csm=c3render.engines.nothing:create_engine")
+    job_id = client.post("/csm", json={"text": "hello"}).get_json()["id"]
+    with worker_process(env, types="csm", log=tmp_path / "w.log"):
+        doc = _wait_status(client, job_id, {"failed"})
+    assert "cannot be imported" in doc["error"] and "install" in doc["error"]
+
+
+def test_worker_appears_in_health(client: FlaskClient, worker: object) -> None:
+    workers = wait_until(lambda: client.get("/").get_json()["workers"], 10)
+    assert workers[0]["types"] == ["csm", "analyze"]  # type: ignore[index]
+

@@ -1,0 +1,114 @@
+"""Nothing is lost or finished twice when a worker process or Redis dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+
+from c3render.api import create_app
+from c3render.config import load_settings
+from tests.support.servers import redis_server
+from tests.support.service import service_env, wait_until, worker_process
+
+
+def _runs(data_dir: str, job_id: str, kind: str) -> int:
+    log = Path(data_dir) / "runs.log"
+    return log.read_text().count(f"{kind} {job_id}") if log.exists() else 0
+
+
+def _status(client: FlaskClient, job_id: str) -> dict:
+    return client.get(f"/status/{job_id}").get_json()  # type: ignore[no-any-return]
+
+
+def test_sigkilled_worker_job_reruns_elsewhere_and_succeeds_once(
+    client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str], tmp_path: Path
+) -> None:
+    data = settings_env["C3_DATA_DIR"]
+    job_id = client.post("/csm", json={"text": "sleep:3"}).get_json()["id"]
+    with worker_process(worker_env, log=tmp_path / "victim.log") as victim:
+        wait_until(lambda: _runs(data, job_id, "start") == 1, 15)
+        os.killpg(victim.pid, signal.SIGKILL)  # the supervisor and its engine process
+        victim.wait()
+    assert _status(client, job_id)["status"] == "running"
+    killed_at = time.monotonic()
+    with worker_process(worker_env, log=tmp_path / "rescuer.log"):
+        wait_until(lambda: _runs(data, job_id, "start") == 2, 30)
+        rerun_after = time.monotonic() - killed_at
+        wait_until(lambda: _status(client, job_id)["status"] == "success", 30)
+    doc = _status(client, job_id)
+    assert doc["attempts"] == 2
+    assert _runs(data, job_id, "done") == 1
+    assert rerun_after < 15
+
+
+def test_a_job_whose_workers_keep_dying_ends_failed_in_dead_letters(
+    client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str],
+    redis_client: redis.Redis, tmp_path: Path,
+) -> None:
+    data = settings_env["C3_DATA_DIR"]
+    env = dict(worker_env, C3_MAX_DELIVERIES="2")
+    job_id = client.post("/csm", json={"text": "sleep:60"}).get_json()["id"]
+    for attempt in (1, 2):
+        with worker_process(env, log=tmp_path / f"w{attempt}.log") as process:
+            wait_until(lambda: _runs(data, job_id, "start") == attempt, 30)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    with worker_process(env, log=tmp_path / "last.log"):
+        wait_until(lambda: _status(client, job_id)["status"] == "failed", 30)
+    doc = _status(client, job_id)
+    assert doc["error"] == "the worker running this job died 2 times; giving up"
+    dead = redis_client.xrange("c3:{csm}:dead")
+    assert [fields["id"] for _, fields in dead] == [job_id]
+    assert _runs(data, job_id, "start") == 2
+    assert client.get("/").get_json()["queues"]["csm"] == {"queued": 0, "running": 0}
+
+
+def test_redis_restart_mid_job_loses_nothing(settings_env: dict[str, str], tmp_path: Path) -> None:
+    """A Redis with an append-only file restarts while a job runs; the job still ends once."""
+    redis_dir = tmp_path / "aof-redis"
+    with redis_server(redis_dir, appendonly=True) as url:
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        env = service_env(
+            settings_env, C3_REDIS_URL=url, C3_HEARTBEAT_SECONDS="0.5",
+            C3_RECLAIM_IDLE_SECONDS="2",
+            C3_ENGINES="csm=tests.fixtures.engines:scripted_csm",
+        )
+        client = create_app(load_settings(redis_url=url)).test_client()
+        job_id = client.post("/csm", json={"text": "sleep:3"}).get_json()["id"]
+        queued_id = client.post("/csm", json={"text": "ok"}).get_json()["id"]
+        with worker_process(env, types="csm", log=tmp_path / "w.log"):
+            wait_until(lambda: _runs(settings_env["C3_DATA_DIR"], job_id, "start"), 15)
+            redis.Redis.from_url(url).shutdown(nosave=False)  # SHUTDOWN flushes the AOF
+            time.sleep(1.0)
+            restarted = subprocess.Popen(
+                ["redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", str(redis_dir),
+                 "--appendonly", "yes", "--save", ""],
+                stdout=subprocess.DEVNULL,
+            )
+            try:
+                wait_until(lambda: _status(client, job_id).get("status") == "success", 40)
+                wait_until(lambda: _status(client, queued_id).get("status") == "success", 40)
+            finally:
+                restarted.terminate()
+                restarted.wait()
+    assert _runs(settings_env["C3_DATA_DIR"], job_id, "done") == 1
+
+
+@pytest.mark.parametrize("concurrency", [2])
+def test_many_jobs_two_workers_each_ends_exactly_once(
+    client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str],
+    tmp_path: Path, concurrency: int,
+) -> None:
+    ids = [client.post("/csm", json={"text": "ok"}).get_json()["id"] for _ in range(40)]
+    with worker_process(worker_env, concurrency=concurrency, log=tmp_path / "a.log"), \
+            worker_process(worker_env, concurrency=concurrency, log=tmp_path / "b.log"):
+        wait_until(lambda: all(_status(client, i)["status"] == "success" for i in ids), 60, 0.5)
+    data = settings_env["C3_DATA_DIR"]
+    assert all(_runs(data, job_id, "done") == 1 for job_id in ids)
