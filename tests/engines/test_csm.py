@@ -24,7 +24,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 #: CSM's prompt format: "<bos>[speaker]text<eos>" per text, "<|AUDIO|><|audio_eos|>" per audio.
 CHAT_TEMPLATE = (
     "{%- for message in messages -%}{%- for item in message['content'] -%}"
-    "{%- if item['type'] == 'text' -%}{{ bos_token + '[' + message['role'] + ']' + item['text'] + eos_token }}"
+    "{%- if item['type'] == 'text' -%}"
+    "{{ bos_token + '[' + message['role'] + ']' + item['text'] + eos_token }}"
     "{%- elif item['type'] == 'audio' -%}{{ '<|AUDIO|><|audio_eos|>' }}{%- endif -%}"
     "{%- endfor -%}{%- endfor -%}"
 )

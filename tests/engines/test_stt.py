@@ -82,7 +82,8 @@ def test_transcribes_librivox_with_base(engine: WhisperEngine, joined: tuple[Pat
     assert 26 < extra["duration"] < 29
     starts = [seg["start"] for seg in extra["segments"]]
     assert starts == sorted(starts) and extra["segments"][-1]["end"] <= extra["duration"] + 0.5
-    assert job.seen and job.seen == sorted(job.seen) and max(job.seen) <= 1  # type: ignore[attr-defined]
+    seen = job.seen  # type: ignore[attr-defined]
+    assert seen and seen == sorted(seen) and max(seen) <= 1
 
 
 def test_long_recording_in_windows_keeps_timestamps(settings: Settings, engine: WhisperEngine,

@@ -161,7 +161,8 @@ def windows(path: Path, window_seconds: float) -> Iterator[tuple[float, np.ndarr
     pending: list[np.ndarray] = []
     size = 0
     offset = 0
-    for chunk in iter_audio(path, SAMPLE_RATE, "audio_url", chunk_seconds=min(60.0, window_seconds)):
+    chunks = iter_audio(path, SAMPLE_RATE, "audio_url", chunk_seconds=min(60.0, window_seconds))
+    for chunk in chunks:
         pending.append(chunk)
         size += chunk.size
         while size >= limit:

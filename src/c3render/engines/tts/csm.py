@@ -61,7 +61,9 @@ class CsmEngine(SpeechEngine):
                 self.model_dir, local_files_only=True, dtype=dtype
             )
         except (OSError, ValueError) as exc:
-            raise EngineUnavailable(f"CSM model in {self.model_dir} cannot be loaded ({exc})") from None
+            raise EngineUnavailable(
+                f"CSM model in {self.model_dir} cannot be loaded ({exc})"
+            ) from None
         self._model = model.to(self.device).eval()
         self.sample_rate = int(
             getattr(self._processor.feature_extractor, "sampling_rate", SAMPLE_RATE)
@@ -91,7 +93,10 @@ class CsmEngine(SpeechEngine):
         values = plan.settings or {}
         conversation = [
             *values.get("context", []),
-            {"role": str(values.get("speaker", 0)), "content": [{"type": "text", "text": sentence}]},
+            {
+                "role": str(values.get("speaker", 0)),
+                "content": [{"type": "text", "text": sentence}],
+            },
         ]
         inputs = self._processor.apply_chat_template(
             conversation, tokenize=True, return_dict=True
