@@ -1,0 +1,251 @@
+"""The ComfyUI /portrait engine against a real HTTP + WebSocket peer speaking ComfyUI's API."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import http.server
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pytest
+from websockets.datastructures import Headers
+from websockets.http11 import Request
+from websockets.server import ServerProtocol
+
+from c3render.config import Settings
+from c3render.engines.base import EngineJob
+from c3render.engines.portrait import create_engine
+from c3render.engines.portrait.comfyui import ComfyUIPortraitEngine, fill_workflow
+from c3render.engines.portrait.video import Mp4Writer
+from c3render.errors import EngineUnavailable, JobError
+from c3render.models import JobType
+from tests.support.servers import free_port
+
+WORKFLOW = {
+    "1": {"class_type": "LoadImage", "inputs": {"image": "{{image}}"}},
+    "2": {"class_type": "LoadAudio", "inputs": {"audio": "{{audio}}"}},
+    "3": {"class_type": "SONICSampler", "inputs": {"seed": "{{seed}}", "image": ["1", 0], "audio": ["2", 0]}},
+    "4": {"class_type": "VHS_VideoCombine", "inputs": {"images": ["3", 0], "filename_prefix": "c3_{{job_id}}"}},
+}
+
+
+class ComfyPeer(http.server.ThreadingHTTPServer):
+    """A ComfyUI look-alike: uploads, /prompt, /ws progress, /history, /view."""
+
+    def __init__(self, video: bytes, mode: str = "ok") -> None:
+        super().__init__(("127.0.0.1", 0), ComfyHandler)
+        self.video, self.mode = video, mode
+        self.uploads: dict[str, bytes] = {}
+        self.prompts: list[dict[str, Any]] = []
+        self.history: dict[str, Any] = {}
+        self.sockets: dict[str, tuple[ServerProtocol, Any, threading.Lock]] = {}
+
+    def send(self, client_id: str, message: dict[str, Any]) -> None:
+        protocol, connection, lock = self.sockets[client_id]
+        with lock:
+            protocol.send_text(json.dumps(message).encode())
+            connection.sendall(b"".join(protocol.data_to_send()))
+
+    def execute(self, client_id: str, prompt_id: str) -> None:
+        """Play a run of the workflow over the WebSocket, then record its history."""
+        self.send(client_id, {"type": "execution_start", "data": {"prompt_id": prompt_id}})
+        self.send(client_id, {"type": "executing", "data": {"node": "3", "prompt_id": prompt_id}})
+        for step in range(1, 5):
+            self.send(client_id, {"type": "progress", "data": {"value": step, "max": 4, "prompt_id": prompt_id, "node": "3"}})
+        outputs: dict[str, Any] = {}
+        if self.mode == "error":
+            error = {"prompt_id": prompt_id, "node_id": "3", "node_type": "SONICSampler",
+                     "exception_message": "CUDA out of memory", "exception_type": "RuntimeError"}
+            self.send(client_id, {"type": "execution_error", "data": error})
+            self.history[prompt_id] = {"outputs": {}, "status": {"status_str": "error", "completed": False,
+                                                                  "messages": [["execution_error", error]]}}
+            return
+        if self.mode == "ok":
+            outputs = {"4": {"gifs": [{"filename": "c3_out_00001.mp4", "subfolder": "sonic", "type": "output",
+                                       "format": "video/h264-mp4"}]}}
+        self.history[prompt_id] = {"outputs": outputs, "status": {"status_str": "success", "completed": True}}
+        self.send(client_id, {"type": "executing", "data": {"node": None, "prompt_id": prompt_id}})
+        self.send(client_id, {"type": "execution_success", "data": {"prompt_id": prompt_id}})
+
+
+class ComfyHandler(http.server.BaseHTTPRequestHandler):
+    """Request handler of :class:`ComfyPeer`."""
+
+    server: ComfyPeer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _json(self, body: Any, status: int = 200) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/upload/image":
+            head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
+            message = email.message_from_bytes(head + body, policy=email.policy.HTTP)
+            fields = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
+            part = fields["image"]
+            assert fields["type"].get_content().strip() == "input"
+            self.server.uploads[part.get_filename()] = part.get_payload(decode=True)
+            self._json({"name": part.get_filename(), "subfolder": "", "type": "input"})
+        elif self.path == "/prompt":
+            request = json.loads(body)
+            self.server.prompts.append(request)
+            prompt_id = str(uuid.uuid4())
+            self._json({"prompt_id": prompt_id, "number": len(self.server.prompts), "node_errors": {}})
+            threading.Thread(target=self._later, args=(request["client_id"], prompt_id)).start()
+        else:
+            self._json({"error": "not found"}, 404)
+
+    def _later(self, client_id: str, prompt_id: str) -> None:
+        time.sleep(0.05)
+        self.server.execute(client_id, prompt_id)
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        if url.path == "/ws":
+            self._websocket(query["clientId"])
+        elif url.path.startswith("/history/"):
+            prompt_id = url.path.rsplit("/", 1)[1]
+            entry = self.server.history.get(prompt_id)
+            self._json({prompt_id: entry} if entry else {})
+        elif url.path == "/view" and query == {"filename": "c3_out_00001.mp4", "subfolder": "sonic", "type": "output"}:
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(len(self.server.video)))
+            self.end_headers()
+            self.wfile.write(self.server.video)
+        else:
+            self._json({"error": "not found"}, 404)
+
+    def _websocket(self, client_id: str) -> None:
+        protocol = ServerProtocol()
+        response = protocol.accept(Request(self.path, Headers(self.headers.items())))
+        protocol.send_response(response)
+        self.connection.sendall(b"".join(protocol.data_to_send()))
+        lock = threading.Lock()
+        self.server.sockets[client_id] = (protocol, self.connection, lock)
+        self.server.send(client_id, {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}}, "sid": client_id}})
+        while True:
+            data = self.connection.recv(4096)
+            if not data:
+                break
+            with lock:
+                protocol.receive_data(data)
+                self.connection.sendall(b"".join(protocol.data_to_send()))
+            if protocol.close_expected():
+                break
+        self.close_connection = True
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A small real H.264/AAC MP4, as the workflow's output (1 s, 64×64)."""
+    path = tmp_path_factory.mktemp("video") / "out.mp4"
+    with Mp4Writer(path, (64, 64), 25, np.zeros(48000, dtype=np.float32)) as writer:
+        for index in range(25):
+            writer.write(np.full((64, 64, 3), index * 10, dtype=np.uint8))
+    return path.read_bytes()
+
+
+def peer(video: bytes, mode: str) -> Iterator[ComfyPeer]:
+    server = ComfyPeer(video, mode)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def comfy(video: bytes, request: pytest.FixtureRequest) -> Iterator[ComfyPeer]:
+    yield from peer(video, getattr(request, "param", "ok"))
+
+
+def make_engine(tmp_path: Path, url: str, workflow: Any = WORKFLOW) -> ComfyUIPortraitEngine:
+    path = tmp_path / "workflow.json"
+    path.write_text(json.dumps(workflow))
+    engine = create_engine(Settings(portrait_engine="comfyui", comfyui_url=url, comfyui_workflow=path))
+    assert isinstance(engine, ComfyUIPortraitEngine)
+    engine.load()
+    return engine
+
+
+def make_job(tmp_path: Path, reports: list[float] | None = None) -> EngineJob:
+    (tmp_path / "in.png").write_bytes(b"\x89PNG fake image bytes")
+    (tmp_path / "in.wav").write_bytes(b"RIFF fake audio bytes")
+    work = tmp_path / "work"
+    work.mkdir()
+    job = EngineJob("job-9", JobType.PORTRAIT, {}, {"image_url": tmp_path / "in.png", "audio_url": tmp_path / "in.wav"}, work)
+    if reports is not None:
+        job.progress = reports.append
+    return job
+
+
+def test_runs_the_workflow_and_downloads_the_video(comfy: ComfyPeer, tmp_path: Path, video: bytes) -> None:
+    engine = make_engine(tmp_path, f"http://127.0.0.1:{comfy.server_address[1]}")
+    reports: list[float] = []
+    result = engine.run(make_job(tmp_path, reports))
+    assert result.file is not None and result.file.read_bytes() == video
+    assert result.media_type == "video/mp4"
+    assert result.extra["frames"] == 25 and result.extra["width"] == 64
+    assert comfy.uploads == {"c3_job-9_image.png": b"\x89PNG fake image bytes", "c3_job-9_audio.wav": b"RIFF fake audio bytes"}
+    sent = comfy.prompts[0]
+    assert sent["client_id"] in comfy.sockets
+    nodes = sent["prompt"]
+    assert nodes["1"]["inputs"]["image"] == "c3_job-9_image.png"
+    assert nodes["2"]["inputs"]["audio"] == "c3_job-9_audio.wav"
+    assert isinstance(nodes["3"]["inputs"]["seed"], int)
+    assert nodes["4"]["inputs"]["filename_prefix"] == "c3_job-9"
+    assert reports == sorted(reports) and len(reports) >= 5 and reports[-1] == 1.0
+
+
+@pytest.mark.parametrize("comfy", ["error"], indirect=True)
+def test_execution_error_fails_the_job_with_its_message(comfy: ComfyPeer, tmp_path: Path) -> None:
+    engine = make_engine(tmp_path, f"http://127.0.0.1:{comfy.server_address[1]}")
+    with pytest.raises(JobError, match="SONICSampler: CUDA out of memory"):
+        engine.run(make_job(tmp_path))
+
+
+@pytest.mark.parametrize("comfy", ["empty"], indirect=True)
+def test_workflow_without_video_output_fails(comfy: ComfyPeer, tmp_path: Path) -> None:
+    engine = make_engine(tmp_path, f"http://127.0.0.1:{comfy.server_address[1]}")
+    with pytest.raises(JobError, match="without a video output"):
+        engine.run(make_job(tmp_path))
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path, f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(JobError, match="cannot be reached"):
+        engine.run(make_job(tmp_path))
+
+
+def test_missing_settings_and_bad_workflows_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(EngineUnavailable, match="C3_COMFYUI_URL"):
+        create_engine(Settings(portrait_engine="comfyui"))
+    with pytest.raises(EngineUnavailable, match="API format"):
+        make_engine(tmp_path, "http://127.0.0.1:1", {"nodes": [], "links": []})
+    no_audio = {"1": {"class_type": "LoadImage", "inputs": {"image": "{{image}}"}}}
+    with pytest.raises(EngineUnavailable, match=r"\{\{audio\}\}"):
+        make_engine(tmp_path, "http://127.0.0.1:1", no_audio)
+
+
+def test_fill_workflow_keeps_links_and_numbers() -> None:
+    filled = fill_workflow(WORKFLOW, {"image": "a.png", "audio": "b.wav", "seed": 5, "job_id": "j"})
+    assert filled["3"]["inputs"] == {"seed": 5, "image": ["1", 0], "audio": ["2", 0]}
+    assert WORKFLOW["1"]["inputs"]["image"] == "{{image}}"
