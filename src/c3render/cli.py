@@ -19,7 +19,7 @@ from c3render.config import Settings, load_settings
 from c3render.errors import C3Error
 from c3render.models import JobType
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=1, help="jobs at once (default 1)")
     worker.add_argument("--preload", action="store_true", help="load every engine at start")
     worker.set_defaults(handler=cmd_worker)
+
+    secret = commands.add_parser(
+        "webhook-secret", help="print the whsec_ secret webhook receivers verify signatures with"
+    )
+    secret.set_defaults(handler=cmd_webhook_secret)
 
     for name, handler, text in (
         ("status", cmd_status, "show a job's status"),
@@ -144,6 +149,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         stop_all(list(reversed(processes)) + ([redis_process] if redis_process else []))
+    return 0
+
+
+def cmd_webhook_secret(args: argparse.Namespace) -> int:
+    """Print the Standard Webhooks secret of this installation."""
+    from c3render.webhooks import signing_secret
+
+    print(signing_secret(load_settings()))
     return 0
 
 
