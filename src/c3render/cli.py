@@ -24,11 +24,18 @@ console = Console(stderr=True, soft_wrap=True)
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``c3-render`` command."""
+    import requests
+
+    from c3render.client import ApiError
+
     args = _parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except C3Error as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    except (C3Error, ApiError) as exc:
+        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        return 2
+    except requests.ConnectionError:
+        console.print(f"[red]error:[/red] no C3 Render API answers at {getattr(args, 'url', '?')}")
         return 2
     except KeyboardInterrupt:
         return 130
@@ -135,8 +142,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     env = child_env(settings)
     worker_cmd = [sys.executable, "-m", "c3render.cli", "worker", "--preload",
                   "--concurrency", str(args.concurrency)]
-    processes.append(subprocess.Popen(worker_cmd, env=env))
-    processes.append(subprocess.Popen(api_command(settings), env=env))
+    # own sessions: Ctrl-C reaches only `up`, which then stops the others in order
+    processes.append(subprocess.Popen(worker_cmd, env=env, start_new_session=True))
+    processes.append(subprocess.Popen(api_command(settings), env=env, start_new_session=True))
     stop = _wait_for_api(settings, processes)
     try:
         if not stop:

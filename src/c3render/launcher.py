@@ -57,6 +57,7 @@ def start_redis(settings: Settings) -> subprocess.Popen[bytes]:
             "--dir", str(directory), "--appendonly", "yes", "--appendfsync", "everysec",
             "--save", "", "--logfile", str(directory / "redis.log"),
         ],
+        start_new_session=True,
     )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import shutil
 import time
 from multiprocessing.connection import Connection
@@ -115,6 +116,8 @@ class EngineHandle:
 def serve(conn: Connection, job_type: JobType, settings: Settings) -> None:
     """Entry point of the engine process: load the engine once, then run jobs until told to stop."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s engine[%(process)d] %(message)s")
+    for name in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL"):  # mediapipe's C++ chatter
+        os.environ.setdefault(name, "2")
     engine: Engine | None = None
     unavailable: str | None = None
     try:
