@@ -163,3 +163,35 @@ def test_worker_appears_in_health(client: FlaskClient, worker: object) -> None:
     workers = wait_until(lambda: client.get("/").get_json()["workers"], 10)
     assert workers[0]["types"] == ["csm", "analyze"]  # type: ignore[index]
 
+
+
+def test_end_states_are_posted_to_notify_url_signed(
+    client: FlaskClient, worker: object, worker_env: dict[str, str]
+) -> None:
+    import json
+
+    from c3render.config import load_settings
+    from c3render.webhooks import sign, signing_key
+    from tests.support.http_peers import http_peer, respond
+
+    with http_peer() as receiver:
+        receiver.route("/hook", lambda handler: respond(handler, 200, b"ok"), method="POST")
+        url = receiver.url("/hook")
+        done = client.post("/csm", json={"text": "ok", "notify_url": url}).get_json()["id"]
+        failed = client.post("/csm", json={"text": "fail:nope", "notify_url": url}).get_json()["id"]
+        queued = client.post("/csm", json={"text": "sleep:30", "notify_url": url}).get_json()["id"]
+        client.post(f"/job/{queued}", json={"status": "cancelled"})
+        wait_until(lambda: len(receiver.requests_to("/hook")) >= 3, 30)
+        bodies = {}
+        key = signing_key(load_settings())
+        for seen in receiver.requests_to("/hook"):
+            headers = {name.lower(): value for name, value in seen.headers.items()}
+            expected = sign(key, headers["webhook-id"], int(headers["webhook-timestamp"]), seen.body)
+            assert headers["webhook-signature"] == expected
+            body = json.loads(seen.body)
+            bodies[body["id"]] = body
+        assert bodies[done]["status"] == "success" and "result_url" in bodies[done]
+        assert bodies[failed] == {"id": failed, "status": "failed", "error": "nope"}
+        assert bodies[queued]["status"] == "cancelled"
+        webhook = wait_until(lambda: client.get(f"/status/{done}").get_json().get("webhook"), 10)
+        assert webhook["delivered"] is True and webhook["attempts"] == 1  # type: ignore[index]
