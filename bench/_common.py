@@ -1,0 +1,152 @@
+"""Helpers shared by the core benchmarks (queue, API, recovery): Redis, processes, tables.
+
+Each benchmark starts its own ``redis-server`` on a free port (``tests.support.servers``),
+runs our system and its peers side by side against it (FLUSHALL between) and prints a
+``rich`` table. Nothing here is timed itself; the helpers only start, watch and stop.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for _path in (str(ROOT / "src"), str(ROOT)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import redis  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from tests.support.servers import redis_server  # noqa: E402,F401 - re-exported
+from tests.support.service import service_env  # noqa: E402
+
+console = Console(width=None if sys.stdout.isatty() else 150)
+PEER_PACKAGES = ("redis", "rq", "dramatiq", "flask", "gunicorn", "granian", "rich")
+
+
+def print_machine(extra: tuple[str, ...] = ()) -> None:
+    """Print the machine (cores, CPU) and the versions of what the benchmark compares."""
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    server = subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
+    versions = ", ".join(f"{name} {_version(name)}" for name in (*PEER_PACKAGES, *extra))
+    console.print(f"machine: {os.cpu_count()} cores ({cpu}), Linux {platform.release()}, "
+                  f"Python {platform.python_version()}")
+    console.print(f"redis-server {server.stdout.split()[2].removeprefix('v=')}; {versions}")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def bench_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for our processes (and the peers'): repo importable, test-style settings."""
+    base = {
+        "C3_REDIS_URL": redis_url,
+        "C3_DATA_DIR": str(data_dir),
+        "FLASK_SECRET_KEY": "bench-secret",
+        "BENCH_REDIS_URL": redis_url,
+    }
+    return service_env(base, **extra)
+
+
+@contextmanager
+def processes(commands: list[list[str]], env: dict[str, str], log: Path) -> Iterator[
+    list[subprocess.Popen[bytes]]
+]:
+    """Start each command in its own session (output to ``log``); SIGKILL the groups at the end."""
+    out = open(log, "ab")
+    started = [
+        subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                         start_new_session=True, cwd=ROOT)
+        for command in commands
+    ]
+    try:
+        yield started
+    finally:
+        for process in started:
+            kill_group(process)
+        out.close()
+
+
+def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    """Signal a process's whole group (it was started in a new session) and reap it."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+    process.wait(timeout=15)
+
+
+def wait_for(predicate: object, timeout: float, what: str, interval: float = 0.02) -> None:
+    """Poll ``predicate()`` until truthy; raise ``TimeoutError`` naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"{what}: not reached within {timeout} s")
+
+
+def command_stats(client: redis.Redis) -> dict[str, int]:
+    """Calls per command name since the server started (INFO commandstats)."""
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+
+
+def group_pids(pid: int) -> list[int]:
+    """Every live process whose process group is ``pid`` (a server and its workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by ``pids`` (from /proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def table(title: str, columns: list[str]) -> Table:
+    """A rich table with right-aligned figure columns after the first one."""
+    result = Table(title=title)
+    for index, name in enumerate(columns):
+        result.add_column(name, justify="left" if index == 0 else "right")
+    return result
+
+
+def ratio(ours: float, theirs: float) -> str:
+    """``ours / theirs`` as ``1.23x`` (``-`` when undefined)."""
+    return f"{ours / theirs:.2f}x" if theirs > 0 else "-"
