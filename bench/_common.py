@@ -27,7 +27,8 @@ import redis  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from tests.support.servers import redis_server  # noqa: E402,F401 - re-exported
+from tests.support.servers import free_port  # noqa: E402,F401 - re-exported
+from tests.support.servers import redis_server, wait_for_port  # noqa: E402,F401 - re-exported
 from tests.support.service import service_env  # noqa: E402
 
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -123,6 +124,19 @@ def group_pids(pid: int) -> list[int]:
             continue
         if int(fields[2]) == pid:
             found.append(int(entry.name))
+    return found
+
+
+def pid_listening(port: int) -> list[int]:
+    """Pids of ``redis-server`` processes started with ``--port port`` (to read their CPU)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = entry.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"redis-server") and str(port).encode() in args:
+            found.append(int(entry.parent.name))
     return found
 
 
