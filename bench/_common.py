@@ -135,7 +135,9 @@ def pid_listening(port: int) -> list[int]:
             args = entry.read_bytes().split(b"\0")
         except OSError:
             continue
-        if args and args[0].endswith(b"redis-server") and str(port).encode() in args:
+        # redis-server retitles itself "redis-server 127.0.0.1:PORT"
+        named = b"redis-server" in args[0]
+        if named and (str(port).encode() in args or args[0].endswith(f":{port}".encode())):
             found.append(int(entry.parent.name))
     return found
 
