@@ -42,7 +42,8 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 files=(requirements/base.txt requirements/engines.txt requirements/piper.txt pyproject.toml)
 [ $DEV = 1 ] && files+=(requirements/gpu.txt requirements/dev.txt)
 stamp="$VENV/.c3-setup-$(cat "${files[@]}" | sha256sum | cut -c1-16)-$DEV"
-if [ ! -f "$stamp" ]; then
+dev_stamp="$VENV/.c3-setup-$(cat "${files[@]}" requirements/gpu.txt requirements/dev.txt | sha256sum | cut -c1-16)-1"
+if [ ! -f "$stamp" ] && [ ! -f "$dev_stamp" ]; then
   echo "==> installing Python packages into $VENV (a few minutes the first time)"
   reqs=(-r requirements/engines.txt -r requirements/piper.txt)
   [ $DEV = 1 ] && reqs+=(-r requirements/gpu.txt -r requirements/dev.txt)
