@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     public_url: str | None = None
     api_server: Literal["granian", "gunicorn"] = "granian"
     api_workers: int = Field(2, ge=1, le=64)
-    api_threads: int = Field(8, ge=1, le=256)
+    api_threads: int = Field(4, ge=1, le=256)
 
     # --- files: data directory, inputs, results, uploads -------------------------
     data_dir: Path = Path("data")

@@ -85,20 +85,17 @@ class JobStore:
         job_id = str(uuid.uuid4())
         now = time.time()
         ttl = request.complete_in + self.settings.retention_seconds
-        fields = [
-            "id", job_id, "type", job_type.value, "status", JobStatus.QUEUED.value,
-            "params", json.dumps(request.params(), separators=(",", ":")),
-            "notify_url", request.notify_url or "", "created_at", repr(now),
-            "deadline", repr(now + request.complete_in), "max_time", request.max_time,
-            "attempts", 0, "progress", 0,
-        ]
-        has_key = idempotency_key is not None
+        job_key = keys.job(job_type, job_id)
+        if idempotency_key is None:
+            idempotency, has_key = job_key, "0"
+        else:
+            idempotency, has_key = keys.idempotency(job_type, idempotency_key), "1"
         result = self._submit(
-            keys=[
-                keys.job(job_type, job_id), keys.queue(job_type), keys.index(job_type),
-                keys.idempotency(job_type, idempotency_key or ""),
+            keys=[job_key, keys.queue(job_type), keys.index(job_type), idempotency],
+            args=[
+                job_id, repr(now), ttl, has_key, job_type.value, request.params_json(),
+                request.notify_url or "", repr(now + request.complete_in), request.max_time,
             ],
-            args=[job_id, now, ttl, "1" if has_key else "0", *fields],
         )
         return str(result[0]), bool(int(result[1]))
 

@@ -100,6 +100,9 @@ def _language(value: str) -> str:
     return value.lower()
 
 
+_COMMON_FIELDS = frozenset({"notify_url", "max_time", "complete_in"})
+
+
 class JobRequest(BaseModel):
     """Fields common to every job (CONTRACT.md, "Common to every job")."""
 
@@ -111,7 +114,11 @@ class JobRequest(BaseModel):
 
     def params(self) -> dict[str, Any]:
         """The engine's parameters: every field but the common ones, with defaults filled in."""
-        return self.model_dump(exclude={"notify_url", "max_time", "complete_in"})
+        return self.model_dump(exclude=_COMMON_FIELDS)
+
+    def params_json(self) -> str:
+        """``params()`` as JSON (serialised by pydantic's core, without a dict in between)."""
+        return self.model_dump_json(exclude=_COMMON_FIELDS)
 
 
 class CsmRequest(JobRequest):

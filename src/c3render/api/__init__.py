@@ -6,9 +6,7 @@ from typing import Any
 
 import redis
 from flask import Flask
-from flask_cors import CORS
-
-from c3render.api.security import init_auth
+from c3render.api.security import init_auth, init_cors
 from c3render.api.errors import init_error_handlers
 from c3render.api.services import EXTENSION, Services
 from c3render.config import Settings, load_settings
@@ -19,8 +17,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Application factory: settings from the environment unless given."""
     settings = settings or load_settings(**overrides)
     app = Flask(__name__)
+    # no SECRET_KEY: the API keeps no sessions (links are signed with settings.secret_key),
+    # and without it Flask skips the session cookie on every request
     app.config.update(
-        SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.fetch_max_bytes + 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
@@ -39,13 +38,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     except redis.RedisError:
         app.logger.warning("Redis at %s is not reachable yet", settings.redis_dsn)
 
-    CORS(
-        app,
-        origins=settings.cors_origins,
-        allow_headers=["Content-Type", "Authorization", "X-C3-RENDER-KEY", "Idempotency-Key"],
-        expose_headers=["Location"],
-        max_age=600,
-    )
+    init_cors(app, settings)
     init_auth(app, settings)
     init_error_handlers(app)
 

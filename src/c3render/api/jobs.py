@@ -34,9 +34,7 @@ def _submit(job_type: JobType) -> tuple[Response, int]:
     store = services().store
     job_id, created = store.submit(job_type, job_request, key)
     status = JobStatus.QUEUED.value if created else store.find(job_id).status.value
-    response = jsonify({"id": job_id, "status": status})
-    response.headers["Location"] = f"/status/{job_id}"
-    return response, 200
+    return jsonify({"id": job_id, "status": status}), 200
 
 
 def _make_submit_view(job_type: JobType) -> None:

@@ -1,5 +1,6 @@
-"""API-key authentication: every endpoint needs a key when keys are configured.
+"""API-key authentication and CORS.
 
+Every endpoint needs a key when keys are configured.
 A key is sent as ``X-C3-RENDER-KEY: <key>`` or ``Authorization: Bearer <key>`` and compared
 in constant time. View functions marked ``public = True`` (health, signed file links) and
 CORS preflight requests need none.
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
+from flask_cors import CORS
 
 from c3render.config import Settings
 from c3render.errors import Unauthorized
@@ -51,3 +53,23 @@ def init_auth(app: Flask, settings: Settings) -> None:
             raise Unauthorized(
                 "a valid API key is required (X-C3-RENDER-KEY header or Authorization: Bearer)"
             )
+
+
+def init_cors(app: Flask, settings: Settings) -> None:
+    """CORS for browser clients (flask-cors), evaluated only for requests that carry an Origin."""
+    CORS(
+        app,
+        origins=settings.cors_origins,
+        allow_headers=["Content-Type", "Authorization", "X-C3-RENDER-KEY", "Idempotency-Key"],
+        max_age=600,
+    )
+    cors_headers = app.after_request_funcs[None].pop()  # the hook CORS() just added
+    vary = settings.cors_origins != ["*"]
+
+    @app.after_request
+    def _cors(response: Response) -> Response:
+        if "Origin" in request.headers:
+            return cors_headers(response)
+        if vary:
+            response.vary.add("Origin")
+        return response

@@ -15,7 +15,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 def read_json_body() -> bytes:
     """The raw JSON body, after checking its content type and size."""
-    mimetype = request.mimetype or ""
+    mimetype = request.environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise RequestError(
             f"Content-Type must be application/json (got {mimetype or 'none'})", "body"

@@ -11,9 +11,13 @@ if h[1] ~= 'running' or tonumber(h[2]) ~= tonumber(ARGV[3]) then
   end
   return 0
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[4], 'finished_at', ARGV[7], 'result', ARGV[5],
-  'error', ARGV[6])
-if ARGV[4] == 'success' then redis.call('HSET', KEYS[1], 'progress', '1') end
+if ARGV[4] == 'success' then
+  redis.call('HSET', KEYS[1], 'status', ARGV[4], 'finished_at', ARGV[7], 'result', ARGV[5],
+    'error', ARGV[6], 'progress', '1')
+else
+  redis.call('HSET', KEYS[1], 'status', ARGV[4], 'finished_at', ARGV[7], 'result', ARGV[5],
+    'error', ARGV[6])
+end
 redis.call('EXPIRE', KEYS[1], ARGV[8])
 redis.call('XACK', KEYS[2], ARGV[9], ARGV[2])
 redis.call('XDEL', KEYS[2], ARGV[2])
