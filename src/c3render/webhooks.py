@@ -33,7 +33,7 @@ from urllib3.exceptions import HTTPError
 from c3render import keys
 from c3render.config import Settings
 from c3render.errors import InputError
-from c3render.fetch import describe_error, request_pinned, resolve_checked
+from c3render.netguard import describe_error, request_pinned, resolve_checked
 from c3render.models import Job, JobType
 from c3render.results import webhook_payload
 from c3render.storage.base import Storage

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from c3render import fetch
+from c3render import fetch, netguard
 from c3render.config import Settings
 from c3render.errors import InputError
-from c3render.fetch import check_public_url, fetch_input, sniff
+from c3render.fetch import fetch_input
+from c3render.netguard import check_public_url
+from c3render.sniff import sniff
 from c3render.storage.local import LocalStorage
 from tests.support.http_peers import Peer, endless, hang, http_peer, respond
 from tests.support.servers import free_port
@@ -306,7 +308,7 @@ def test_https_pins_the_address_but_verifies_the_hostname(
     real = socket.getaddrinfo
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real(
         "127.0.0.1" if host in ("media.example", "evil.example") else host, *a, **k))
-    monkeypatch.setattr(fetch.certifi, "where", lambda: str(cert))
+    monkeypatch.setattr(netguard.certifi, "where", lambda: str(cert))
     settings = make_settings(tmp_path, fetch_allow=["127.0.0.1", "media.example", "evil.example"])
     port = server.server_address[1]
     try:

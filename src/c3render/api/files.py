@@ -23,7 +23,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from c3render import keys
 from c3render.api.services import services
 from c3render.errors import C3Error, Forbidden, NotFound, PayloadTooLarge, RequestError
-from c3render.fetch import HEAD, Sniffed, human_size, sniff
+from c3render.fetch import human_size
+from c3render.sniff import HEAD, Sniffed, sniff
 from c3render.storage.base import MAX_PRESIGN_SECONDS, safe_filename
 from c3render.storage.local import LocalStorage
 
