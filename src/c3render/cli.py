@@ -130,6 +130,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     from c3render.launcher import api_command, child_env, redis_reachable, start_redis, stop_all
 
     settings = load_settings()
+    if "api_host" not in settings.model_fields_set:  # local use: not on every interface
+        settings = settings.model_copy(update={"api_host": "127.0.0.1"})
     processes: list[subprocess.Popen[bytes]] = []
     redis_process = None
     if redis_reachable(settings.redis_dsn):
