@@ -20,7 +20,6 @@ import urllib3
 from requests.utils import requote_uri
 from urllib3.exceptions import (
     ConnectTimeoutError,
-    HTTPError,
     NewConnectionError,
     ProtocolError,
     ReadTimeoutError,

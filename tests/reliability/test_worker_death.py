@@ -57,7 +57,7 @@ def test_a_job_whose_workers_keep_dying_ends_failed_in_dead_letters(
     job_id = client.post("/csm", json={"text": "sleep:60"}).get_json()["id"]
     for attempt in (1, 2):
         with worker_process(env, log=tmp_path / f"w{attempt}.log") as process:
-            wait_until(lambda: _runs(data, job_id, "start") == attempt, 30)
+            wait_until(lambda n=attempt: _runs(data, job_id, "start") == n, 30)
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     with worker_process(env, log=tmp_path / "last.log"):

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from c3render.api.services import services
 from c3render.api.validation import parse, read_json_body
-from c3render.errors import NotFound, RequestError
+from c3render.errors import RequestError
 from c3render.models import (
     INPUT_FIELDS,
     REQUEST_SCHEMAS,

@@ -151,7 +151,7 @@ class LocalStorage(Storage):
         """Delete files stored longer ago than ``seconds`` and the folders left empty."""
         cutoff = time.time() - seconds
         count = 0
-        for folder, dirs, files in os.walk(self.root, topdown=False):
+        for folder, _dirs, files in os.walk(self.root, topdown=False):
             for name in files:
                 path = Path(folder, name)
                 if name.startswith(".tmp-") and path.stat().st_mtime < cutoff:
