@@ -42,4 +42,4 @@ def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     if scale == 1.0:
         return image, 1.0
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR)), scale
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR)), scale

@@ -100,7 +100,7 @@ def _language(value: str) -> str:
     return value.lower()
 
 
-_COMMON_FIELDS = frozenset({"notify_url", "max_time", "complete_in"})
+_COMMON_FIELDS: set[str] = {"notify_url", "max_time", "complete_in"}
 
 
 class JobRequest(BaseModel):

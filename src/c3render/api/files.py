@@ -22,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from c3render import keys
 from c3render.api.services import services
-from c3render.errors import C3Error, Forbidden, NotFound, PayloadTooLarge, RequestError
+from c3render.errors import Forbidden, NotFound, PayloadTooLarge, RequestError
 from c3render.fetch import human_size
 from c3render.sniff import HEAD, Sniffed, sniff
 from c3render.storage.base import MAX_PRESIGN_SECONDS, safe_filename
@@ -33,11 +33,6 @@ files_bp = Blueprint("files", __name__)
 CHUNK = 256 * 1024
 MULTIPART_SLACK = 64 * 1024
 """Room for multipart boundaries and part headers above the file size cap."""
-
-
-@files_bp.errorhandler(C3Error)
-def _c3_error(error: C3Error) -> tuple[Response, int]:
-    return jsonify({"error": error.message}), error.http_status
 
 
 @files_bp.errorhandler(RequestEntityTooLarge)

@@ -121,8 +121,8 @@ class LocalStorage(Storage):
         except ValueError:
             return None
         query = parse_qs(parts.query)
-        expires = (query.get("expires") or [None])[0]
-        signature = (query.get("signature") or [None])[0]
+        expires = (query.get("expires") or [""])[0]
+        signature = (query.get("signature") or [""])[0]
         path = unquote(parts.path)
         start = path.find(ROUTE)
         while start >= 0:

@@ -91,7 +91,7 @@ def dominant_colours(
 def thumbnail(rgb: np.ndarray, side: int = 96) -> np.ndarray:
     """A small copy (longest side ``side``) for colour statistics."""
     image = Image.fromarray(rgb)
-    image.thumbnail((side, side), Image.BILINEAR)
+    image.thumbnail((side, side), Image.Resampling.BILINEAR)
     return np.asarray(image)
 
 
