@@ -1,0 +1,21 @@
+# One image for the API and the workers (the command picks the role).
+# Not built in this project's CI (no Docker engine there); scripts/setup.sh is the tested path.
+FROM python:3.11-slim-bookworm
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY requirements/ requirements/
+RUN pip install --no-cache-dir -r requirements/engines.txt -r requirements/piper.txt numpy==1.26.4 \
+ && pip install --no-cache-dir --no-deps mediapipe==0.10.21
+COPY pyproject.toml README.md c3_render_api.py ./
+COPY src/ src/
+RUN pip install --no-cache-dir --no-deps .
+
+ENV API_HOST=0.0.0.0 API_PORT=5000 C3_DATA_DIR=/data PYTHONUNBUFFERED=1
+VOLUME /data
+EXPOSE 5000
+# API: granian (faster than gunicorn in bench/bench_api.py); workers: `c3-render worker --preload`
+CMD ["c3-render", "api"]
