@@ -243,6 +243,15 @@ class JobStore:
             )
         )
 
+    def release(self, claim: Claim) -> None:
+        """Let go of a run whose job was ended from outside (cancelled, timed out, failed).
+
+        The finish script records nothing for it — the job is no longer running this
+        attempt — and acknowledges the entry only when the job has ended, never when
+        another worker's attempt holds it.
+        """
+        self.finish(claim, JobStatus.CANCELLED)
+
     def requeue(self, claim: Claim) -> bool:
         """Hand a running job back to the queue (worker shutting down); not counted as an attempt."""
         job = claim.job

@@ -81,7 +81,8 @@ def test_redis_restart_mid_job_loses_nothing(settings_env: dict[str, str], tmp_p
             C3_ENGINES="csm=tests.fixtures.engines:scripted_csm",
         )
         client = create_app(load_settings(redis_url=url)).test_client()
-        job_id = client.post("/csm", json={"text": "sleep:3"}).get_json()["id"]
+        # the running job reports progress all through the outage
+        job_id = client.post("/csm", json={"text": "progress:4"}).get_json()["id"]
         queued_id = client.post("/csm", json={"text": "ok"}).get_json()["id"]
         with worker_process(env, types="csm", log=tmp_path / "w.log"):
             wait_until(lambda: _runs(settings_env["C3_DATA_DIR"], job_id, "start"), 15)
@@ -95,6 +96,9 @@ def test_redis_restart_mid_job_loses_nothing(settings_env: dict[str, str], tmp_p
             try:
                 wait_until(lambda: _status(client, job_id).get("status") == "success", 40)
                 wait_until(lambda: _status(client, queued_id).get("status") == "success", 40)
+                # the worker never lost track of its job: nothing was reclaimed or run twice
+                assert _status(client, job_id)["attempts"] == 1
+                assert _status(client, queued_id)["attempts"] == 1
             finally:
                 restarted.terminate()
                 restarted.wait()

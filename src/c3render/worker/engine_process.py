@@ -1,8 +1,9 @@
 """The engine process: one per job type and slot, models loaded once and kept.
 
 The supervisor talks to it over a ``multiprocessing`` pipe. Parent → child: a job
-description (dict) or ``None`` to stop. Child → parent: ``("ready", name)``,
-``("progress", fraction)``, ``("done", result)`` or ``("failed", message)``. The child
+description (dict) or ``None`` to stop. Child → parent: ``("ready", name)``, then per job
+``("progress", run, fraction)``, ``("done", run, result)`` or ``("failed", run, message)``
+where ``run`` is ``"{job id}/{attempt}"``, so a message can never be taken for another job's. The child
 downloads the job's inputs, runs the engine and stores a media result itself, so large
 files never cross the pipe. The supervisor kills the process to cancel or time out a job.
 """
@@ -138,7 +139,8 @@ def serve(conn: Connection, job_type: JobType, settings: Settings) -> None:
             return
         if job is None:
             return
-        conn.send(_run_one(engine, unavailable, job, settings, conn))
+        kind, payload = _run_one(engine, unavailable, job, settings, conn)
+        conn.send((kind, run_id(job), payload))
 
 
 def _run_one(
@@ -159,7 +161,7 @@ def _run_one(
             params=job["params"],
             inputs=_fetch_inputs(job, workdir, settings),
             workdir=workdir,
-            progress=_progress_sender(conn),
+            progress=_progress_sender(conn, run_id(job)),
         )
         return "done", _store(engine.run(engine_job), job, settings)
     except JobError as exc:
@@ -214,13 +216,18 @@ def _storage(settings: Settings) -> Storage:
     return _STORAGE[0]
 
 
-def _progress_sender(conn: Connection) -> Any:
+def run_id(job: dict[str, Any]) -> str:
+    """``"{job id}/{attempt}"``: tags every message about one run of a job."""
+    return f"{job['id']}/{job['attempt']}"
+
+
+def _progress_sender(conn: Connection, run: str) -> Any:
     last = [0.0]
 
     def report(fraction: float) -> None:
         now = time.monotonic()
         if now - last[0] >= PROGRESS_INTERVAL:
             last[0] = now
-            conn.send(("progress", float(fraction)))
+            conn.send(("progress", run, float(fraction)))
 
     return report

@@ -12,7 +12,7 @@ from c3render import keys
 from c3render.errors import EngineCrashed
 from c3render.jobstore import Claim
 from c3render.models import JobStatus, JobType
-from c3render.worker.engine_process import EngineHandle
+from c3render.worker.engine_process import EngineHandle, run_id
 
 if TYPE_CHECKING:
     from c3render.worker.supervisor import Worker
@@ -36,22 +36,28 @@ class Slot:
         self.current: Claim | None = None
         self._last_reclaim = 0.0
         self._last_progress = 0.0
+        self._run_id = ""
 
     # --- the loop ----------------------------------------------------------------
 
     def run(self) -> None:
-        """Take and run jobs until the worker stops."""
+        """Take and run jobs until the worker stops; no error ends the loop."""
         while not self.worker.stopping.is_set():
             try:
                 self._step()
-            except redis.ConnectionError as exc:
+                self._unload_idle_engines()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("slot %d: Redis unreachable (%s); retrying", self.index, exc)
                 self.worker.stopping.wait(1.0)
             except redis.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-                self.worker.store.ensure_groups(self.worker.job_types)
-            self._unload_idle_engines()
+                if "NOGROUP" in str(exc):
+                    self.worker.retry(lambda: self.worker.store.ensure_groups(self.worker.job_types))
+                else:
+                    log.exception("slot %d: Redis refused a command", self.index)
+                    self.worker.stopping.wait(1.0)
+            except Exception:
+                log.exception("slot %d: unexpected error; going on", self.index)
+                self.worker.stopping.wait(1.0)
         for engine in self.engines.values():
             engine.stop()
 
@@ -70,9 +76,15 @@ class Slot:
         if claim is None:
             return
         self.current = claim
+        engine = self.engine(job_type)
         try:
             log.info("job %s (%s) attempt %d started", job_id, job_type.value, claim.attempt)
-            self._execute(claim)
+            self._execute(claim, engine)
+        except BaseException:
+            # the run cannot be followed any more: stop it, so the engine is free and the job
+            # is reclaimed (its heartbeats stop) instead of running unseen
+            engine.kill()
+            raise
         finally:
             self.current = None
 
@@ -96,11 +108,11 @@ class Slot:
 
     # --- one job -------------------------------------------------------------------
 
-    def _execute(self, claim: Claim) -> None:
+    def _execute(self, claim: Claim, engine: EngineHandle) -> None:
         job = claim.job
-        engine = self.engine(job.type)
-        engine.send({"id": job.id, "type": job.type.value, "params": job.params,
-                     "attempt": claim.attempt})
+        run = {"id": job.id, "type": job.type.value, "params": job.params, "attempt": claim.attempt}
+        self._run_id = run_id(run)
+        engine.send(run)
         deadline = claim.run_deadline
         last_check = time.monotonic()
         self._last_progress = 0.0
@@ -121,7 +133,7 @@ class Slot:
                 if not self._still_mine(claim):
                     log.info("job %s was ended from outside; stopping its engine", job.id)
                     engine.kill()
-                    self._finish(claim, JobStatus.CANCELLED)
+                    self.worker.retry(lambda: self.worker.store.release(claim))
                     return
             if self.worker.must_hand_back():
                 engine.kill()
@@ -130,20 +142,26 @@ class Slot:
                 return
 
     def _handle(self, claim: Claim, message: tuple[Any, ...]) -> bool:
-        """Act on an engine message; True when the job is over."""
-        kind = message[0]
+        """Act on an engine message about this run; True when the job is over."""
+        if message[0] == "ready" or message[1] != self._run_id:
+            return False
+        kind, payload = message[0], message[2]
         if kind == "progress":
             if time.monotonic() - self._last_progress >= PROGRESS_SECONDS:
                 self._last_progress = time.monotonic()
-                self.worker.store.report_progress(claim, message[1])
+                self._report_progress(claim, payload)
             return False
         if kind == "done":
-            self._finish(claim, JobStatus.SUCCESS, result=message[1])
+            self._finish(claim, JobStatus.SUCCESS, result=payload)
             return True
-        if kind == "failed":
-            self._finish(claim, JobStatus.FAILED, error=message[1])
-            return True
-        return False  # "ready"
+        self._finish(claim, JobStatus.FAILED, error=payload)
+        return True
+
+    def _report_progress(self, claim: Claim, fraction: float) -> None:
+        try:
+            self.worker.store.report_progress(claim, fraction)
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass  # progress is best effort; the run goes on through a Redis outage
 
     def _finish(
         self, claim: Claim, status: JobStatus, result: dict[str, Any] | None = None,
@@ -158,7 +176,7 @@ class Slot:
     def _still_mine(self, claim: Claim) -> bool:
         try:
             return self.worker.store.still_mine([claim])[0]
-        except redis.ConnectionError:
+        except (redis.ConnectionError, redis.TimeoutError):
             return True  # keep running; finishing will wait for Redis
 
     @staticmethod
