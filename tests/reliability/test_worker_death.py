@@ -48,6 +48,25 @@ def test_sigkilled_worker_job_reruns_elsewhere_and_succeeds_once(
     assert rerun_after < 15
 
 
+def test_engine_process_dies_with_its_supervisor(
+    client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str], tmp_path: Path
+) -> None:
+    job_id = client.post("/csm", json={"text": "sleep:30"}).get_json()["id"]
+    with worker_process(worker_env, log=tmp_path / "w.log") as supervisor:
+        wait_until(lambda: _runs(settings_env["C3_DATA_DIR"], job_id, "start") == 1, 15)
+        os.kill(supervisor.pid, signal.SIGKILL)  # only the supervisor, as the OOM killer would
+        supervisor.wait()
+
+        def group_gone() -> bool:
+            try:
+                os.killpg(supervisor.pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        wait_until(group_gone, 10)  # no orphaned engine keeps running the job
+
+
 def test_a_job_whose_workers_keep_dying_ends_failed_in_dead_letters(
     client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str],
     redis_client: redis.Redis, tmp_path: Path,

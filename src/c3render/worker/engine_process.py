@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -56,7 +57,7 @@ class EngineHandle:
         parent, child = _CONTEXT.Pipe(duplex=True)
         self.process = _CONTEXT.Process(
             target=serve,
-            args=(child, self.job_type, self.settings),
+            args=(child, self.job_type, self.settings, os.getpid()),
             name=f"c3-engine-{self.job_type.value}",
             daemon=True,
         )
@@ -114,8 +115,24 @@ class EngineHandle:
         self.process = None
 
 
-def serve(conn: Connection, job_type: JobType, settings: Settings) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when the supervisor dies, so no orphan runs on."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # not Linux: the closed pipe still ends the loop after the current job
+    if os.getppid() != parent:  # the supervisor died before the request took effect
+        os._exit(1)
+
+
+def serve(
+    conn: Connection, job_type: JobType, settings: Settings, parent: int | None = None
+) -> None:
     """Entry point of the engine process: load the engine once, then run jobs until told to stop."""
+    if parent is not None:
+        _die_with_parent(parent)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s engine[%(process)d] %(message)s")
     for name in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL"):  # mediapipe's C++ chatter
         os.environ.setdefault(name, "2")

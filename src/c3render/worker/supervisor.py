@@ -70,6 +70,7 @@ class Worker:
             threading.Thread(target=slot.run, name=f"slot-{slot.index}") for slot in self.slots
         ]
         threads.append(threading.Thread(target=self._heartbeats, name="heartbeat", daemon=True))
+        threads.append(threading.Thread(target=self._purge_files, name="purge", daemon=True))
         threads.append(self._webhook_thread())
         for thread in threads:
             thread.start()
@@ -127,7 +128,6 @@ class Worker:
 
     def _heartbeats(self) -> None:
         interval = self.settings.heartbeat_seconds
-        last_purge = 0.0
         while not (self.stopping.is_set() and not self.running()):
             claims = self.running()
             info = {
@@ -137,19 +137,24 @@ class Worker:
             }
             try:
                 self.store.heartbeat(self.id, claims, info, ttl=interval * 3)
-                if time.monotonic() - last_purge > PURGE_SECONDS:
-                    last_purge = time.monotonic()
-                    self._purge_files()
             except redis.RedisError as exc:
                 log.warning("heartbeat failed: %s", exc)
             time.sleep(interval)
 
     def _purge_files(self) -> None:
+        """Hourly, remove stored files past the retention period (its own thread: listing a
+        large bucket must never delay heartbeats)."""
         from c3render.storage import create_storage
 
-        removed = create_storage(self.settings).purge_older_than(self.settings.retention_seconds)
-        if removed:
-            log.info("removed %d stored files past the retention period", removed)
+        storage = create_storage(self.settings)
+        while not self.stopping.is_set():
+            try:
+                removed = storage.purge_older_than(self.settings.retention_seconds)
+                if removed:
+                    log.info("removed %d stored files past the retention period", removed)
+            except Exception:
+                log.exception("purging old files failed")
+            self.stopping.wait(PURGE_SECONDS)
 
     def _webhook_thread(self) -> threading.Thread:
         from c3render.storage import create_storage
