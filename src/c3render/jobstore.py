@@ -182,8 +182,13 @@ class JobStore:
             for job_id in ids:
                 pipe.hgetall(keys.job(job_type, job_id))
             for data in pipe.execute():
-                if data and "status" in data and (status is None or data["status"] == status.value):
-                    jobs.append(Job.from_hash(data))
+                if not data or "status" not in data:
+                    continue
+                job = Job.from_hash(data)
+                if job.status is JobStatus.QUEUED and time.time() > job.deadline:
+                    job = self._expire(job)
+                if status is None or job.status is status:
+                    jobs.append(job)
             start += page
         return jobs[:wanted]
 

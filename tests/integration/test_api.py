@@ -136,6 +136,8 @@ def test_jobs_listing_filters(client: FlaskClient) -> None:
 def test_expired_queued_job_reads_as_timed_out(client: FlaskClient, redis_client: object) -> None:
     job_id = client.post("/csm", json={"text": "x", "complete_in": 60}).get_json()["id"]
     redis_client.hset(f"c3:{{csm}}:job:{job_id}", "deadline", "1")  # type: ignore[attr-defined]
+    listed = client.get("/jobs?status=queued").get_json()["jobs"]
+    assert listed == []
     doc = client.get(f"/status/{job_id}").get_json()
     assert doc["status"] == "timed_out"
     assert "complete_in" in doc["error"]
