@@ -77,6 +77,8 @@ def test_cancel_running_job_stops_it_quickly(
     next_job = client.post("/csm", json={"text": "ok"}).get_json()["id"]
     _wait_status(client, next_job, {"success"})
     assert _runs(settings_env, job_id) == 0
+    work = Path(settings_env["C3_DATA_DIR"]) / "work"
+    assert not list(work.glob(f"{job_id}-*"))  # the killed run's files are gone
 
 
 def test_marking_a_running_job_timed_out_stops_it(client: FlaskClient, worker: object) -> None:

@@ -167,7 +167,7 @@ def _run_one(
     settings: Settings,
     conn: Connection,
 ) -> tuple[str, Any]:
-    workdir = Path(settings.data_dir) / "work" / f"{job['id']}-{job['attempt']}"
+    workdir = run_workdir(settings, job)
     try:
         if engine is None:
             raise JobError(unavailable or "no engine")
@@ -231,6 +231,11 @@ def _storage(settings: Settings) -> Storage:
 
         _STORAGE.append(create_storage(settings))
     return _STORAGE[0]
+
+
+def run_workdir(settings: Settings, job: dict[str, Any]) -> Path:
+    """The private directory of one run of a job (inputs, outputs), removed when it ends."""
+    return Path(settings.data_dir) / "work" / f"{job['id']}-{job['attempt']}"
 
 
 def run_id(job: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from c3render import keys
 from c3render.errors import EngineCrashed
 from c3render.jobstore import Claim
 from c3render.models import JobStatus, JobType
-from c3render.worker.engine_process import EngineHandle, run_id
+from c3render.worker.engine_process import EngineHandle, run_id, run_workdir
 
 if TYPE_CHECKING:
     from c3render.worker.supervisor import Worker
@@ -36,7 +37,7 @@ class Slot:
         self.current: Claim | None = None
         self._last_reclaim = 0.0
         self._last_progress = 0.0
-        self._run_id = ""
+        self._run: dict[str, Any] = {"id": "", "attempt": 0}
 
     # --- the loop ----------------------------------------------------------------
 
@@ -83,7 +84,7 @@ class Slot:
         except BaseException:
             # the run cannot be followed any more: stop it, so the engine is free and the job
             # is reclaimed (its heartbeats stop) instead of running unseen
-            engine.kill()
+            self._stop_run(engine)
             raise
         finally:
             self.current = None
@@ -111,7 +112,7 @@ class Slot:
     def _execute(self, claim: Claim, engine: EngineHandle) -> None:
         job = claim.job
         run = {"id": job.id, "type": job.type.value, "params": job.params, "attempt": claim.attempt}
-        self._run_id = run_id(run)
+        self._run = run
         engine.send(run)
         deadline = claim.run_deadline
         last_check = time.monotonic()
@@ -125,25 +126,25 @@ class Slot:
             if message is not None and self._handle(claim, message):
                 return
             if time.time() >= deadline:
-                engine.kill()
+                self._stop_run(engine)
                 self._finish(claim, JobStatus.TIMED_OUT, error=self._timeout_reason(claim))
                 return
             if time.monotonic() - last_check >= CHECK_SECONDS:
                 last_check = time.monotonic()
                 if not self._still_mine(claim):
                     log.info("job %s was ended from outside; stopping its engine", job.id)
-                    engine.kill()
+                    self._stop_run(engine)
                     self.worker.retry(lambda: self.worker.store.release(claim))
                     return
             if self.worker.must_hand_back():
-                engine.kill()
+                self._stop_run(engine)
                 self.worker.retry(lambda: self.worker.store.requeue(claim))
                 log.info("job %s handed back to the queue", job.id)
                 return
 
     def _handle(self, claim: Claim, message: tuple[Any, ...]) -> bool:
         """Act on an engine message about this run; True when the job is over."""
-        if message[0] == "ready" or message[1] != self._run_id:
+        if message[0] == "ready" or message[1] != run_id(self._run):
             return False
         kind, payload = message[0], message[2]
         if kind == "progress":
@@ -156,6 +157,11 @@ class Slot:
             return True
         self._finish(claim, JobStatus.FAILED, error=payload)
         return True
+
+    def _stop_run(self, engine: EngineHandle) -> None:
+        """Kill the engine mid-run (it restarts for the next job) and remove the run's files."""
+        engine.kill()
+        shutil.rmtree(run_workdir(self.worker.settings, self._run), ignore_errors=True)
 
     def _report_progress(self, claim: Claim, fraction: float) -> None:
         try:
