@@ -160,6 +160,7 @@ class JobStore:
         offset: int = 0,
     ) -> list[Job]:
         """Newest jobs first, optionally of one type and/or status (for dashboards)."""
+        self.trim_indexes()
         types = (job_type,) if job_type else JOB_TYPES
         wanted = offset + limit
         found: list[Job] = []
@@ -168,10 +169,15 @@ class JobStore:
         found.sort(key=lambda job: job.created_at, reverse=True)
         return found[offset:wanted]
 
+    def trim_indexes(self) -> None:
+        """Drop index entries of jobs older than any job can live (their hashes have expired)."""
+        oldest = time.time() - self.settings.retention_seconds - 86400 * 2  # + max complete_in
+        pipe = self.redis.pipeline(transaction=False)
+        for job_type in JOB_TYPES:
+            pipe.zremrangebyscore(keys.index(job_type), "-inf", oldest)
+        pipe.execute()
+
     def _scan_index(self, job_type: JobType, status: JobStatus | None, wanted: int) -> list[Job]:
-        self.redis.zremrangebyscore(
-            keys.index(job_type), "-inf", time.time() - self.settings.retention_seconds - 86400 * 2
-        )
         jobs: list[Job] = []
         start, page = 0, 200
         while len(jobs) < wanted and start < 10_000:

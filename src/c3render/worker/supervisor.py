@@ -70,7 +70,7 @@ class Worker:
             threading.Thread(target=slot.run, name=f"slot-{slot.index}") for slot in self.slots
         ]
         threads.append(threading.Thread(target=self._heartbeats, name="heartbeat", daemon=True))
-        threads.append(threading.Thread(target=self._purge_files, name="purge", daemon=True))
+        threads.append(threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True))
         threads.append(self._webhook_thread())
         for thread in threads:
             thread.start()
@@ -141,14 +141,15 @@ class Worker:
                 log.warning("heartbeat failed: %s", exc)
             time.sleep(interval)
 
-    def _purge_files(self) -> None:
-        """Hourly, remove stored files past the retention period (its own thread: listing a
-        large bucket must never delay heartbeats)."""
+    def _housekeeping(self) -> None:
+        """Hourly, remove stored files and index entries past the retention period (its own
+        thread: listing a large bucket must never delay heartbeats)."""
         from c3render.storage import create_storage
 
         storage = create_storage(self.settings)
         while not self.stopping.is_set():
             try:
+                self.store.trim_indexes()
                 removed = storage.purge_older_than(self.settings.retention_seconds)
                 if removed:
                     log.info("removed %d stored files past the retention period", removed)
