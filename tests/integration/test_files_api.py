@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import time
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,22 +15,15 @@ from c3render.config import load_settings
 from c3render.fetch import fetch_input
 from c3render.storage.local import LocalStorage
 from tests.support.http_peers import serve_wsgi
+from tests.support.media import wav_bytes
 
 KEY = "test-api-key"
 AUTH = {"X-C3-RENDER-KEY": KEY}
 
 
-def _wav(seconds: float = 1.0) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(bytes(range(256)) * int(16000 * seconds * 2 / 256))
-    return buffer.getvalue()
 
 
-WAV = _wav()
+WAV = wav_bytes()
 
 
 @pytest.fixture

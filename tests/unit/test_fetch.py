@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import socket
 import tracemalloc
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,20 +18,13 @@ from c3render.netguard import check_public_url
 from c3render.sniff import sniff
 from c3render.storage.local import LocalStorage
 from tests.support.http_peers import Peer, endless, hang, http_peer, respond
+from tests.support.media import wav_bytes
 from tests.support.servers import free_port
 
 
-def _wav_bytes(seconds: float = 0.1) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(bytes(int(16000 * seconds) * 2))
-    return buffer.getvalue()
 
 
-WAV = _wav_bytes()
+WAV = wav_bytes()
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
        b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
        b"\x00\x00\x00IEND\xaeB`\x82")

@@ -1,0 +1,19 @@
+"""Small media files made in memory for tests."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+
+def wav_bytes(seconds: float = 0.1, rate: int = 16000) -> bytes:
+    """A mono 16-bit WAV of ``seconds`` holding a repeating ramp (not silence, so byte ranges differ)."""
+    frames = int(rate * seconds)
+    samples = (bytes(range(256)) * (frames * 2 // 256 + 1))[: frames * 2]
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples)
+    return buffer.getvalue()
