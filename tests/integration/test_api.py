@@ -185,3 +185,13 @@ def test_redis_down_is_503_not_500(settings_env: dict[str, str]) -> None:
     assert client.get("/").status_code == 503
     response = client.post("/csm", json={"text": "x"})
     assert response.status_code == 503 and "Redis" in response.get_json()["error"]
+
+
+def test_openapi_document_describes_every_endpoint(client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.1")
+    for path in ("/csm", "/portrait", "/whisper", "/analyze", "/status/{job_id}",
+                 "/result/{job_id}", "/job/{job_id}", "/jobs", "/uploads", "/"):
+        assert path in doc["paths"]
+    csm = doc["paths"]["/csm"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert csm["properties"]["topk"]["maximum"] == 100

@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_auth(app, settings)
     init_error_handlers(app)
 
+    from c3render.api.docs import docs_bp
     from c3render.api.files import files_bp
     from c3render.api.health import health_bp
     from c3render.api.jobs import jobs_bp
@@ -49,4 +50,5 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(files_bp)
+    app.register_blueprint(docs_bp)
     return app
