@@ -109,10 +109,7 @@ class JobStore:
             pipe.hgetall(keys.job(job_type, job_id))
         for data in pipe.execute():
             if data and "status" in data:
-                job = Job.from_hash(data)
-                if job.status is JobStatus.QUEUED and time.time() > job.deadline:
-                    return self._expire(job)
-                return job
+                return self._current(Job.from_hash(data))
         raise NotFound(f"no job with id {job_id}")
 
     def queue_position(self, job: Job) -> int | None:
@@ -133,7 +130,10 @@ class JobStore:
             raise Conflict(f"job {job.id} already ended ({previous})")
         return JobStatus(previous)
 
-    def _expire(self, job: Job) -> Job:
+    def _current(self, job: Job) -> Job:
+        """``job``, ended first (timed_out) if it is still queued past its complete_in deadline."""
+        if job.status is not JobStatus.QUEUED or time.time() <= job.deadline:
+            return job
         self._run_end(
             job, JobStatus.TIMED_OUT,
             "the job was not started before its complete_in deadline", only_expire=True,
@@ -190,9 +190,7 @@ class JobStore:
             for data in pipe.execute():
                 if not data or "status" not in data:
                     continue
-                job = Job.from_hash(data)
-                if job.status is JobStatus.QUEUED and time.time() > job.deadline:
-                    job = self._expire(job)
+                job = self._current(Job.from_hash(data))
                 if status is None or job.status is status:
                     jobs.append(job)
             start += page

@@ -21,7 +21,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from c3render import keys
-from c3render.api.services import services
+from c3render.api.services import base_url, services
 from c3render.errors import Forbidden, NotFound, PayloadTooLarge, RequestError
 from c3render.fetch import human_size
 from c3render.sniff import HEAD, Sniffed, sniff
@@ -129,19 +129,8 @@ def _store(path: Path, name: str | None, size: int, found: Sniffed) -> dict[str,
     svc.redis.expire(keys.upload(upload_id), settings.retention_seconds)
     return {
         "id": upload_id,
-        "url": svc.storage.link(key, _base_url()),
+        "url": svc.storage.link(key, base_url()),
         "size": size,
         "media_type": found.media_type,
         "expires_at": expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
-
-
-def _base_url() -> str:
-    """C3_PUBLIC_URL when set, else the URL this request came in on."""
-    settings = services().settings
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    return request.host_url.rstrip("/")
-
-
-__all__ = ["files_bp"]

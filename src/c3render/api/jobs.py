@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from c3render.api.services import services
+from c3render.api.services import base_url, services
 from c3render.api.validation import parse, read_json_body
 from c3render.errors import RequestError
 from c3render.models import (
@@ -100,9 +100,7 @@ def result(job_id: str) -> tuple[Response, int] | Response:
         return _subtitles(job, wanted)
     if wanted != "json":
         raise RequestError("format: must be one of json, srt, vtt", "format")
-    svc = services()
-    base_url = svc.settings.public_url or request.host_url.rstrip("/")
-    return jsonify(result_document(job, svc.storage, base_url))
+    return jsonify(result_document(job, services().storage, base_url()))
 
 
 def _subtitles(job: Job, wanted: str) -> Response:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import redis
-from flask import current_app
+from flask import current_app, request
 
 from c3render.config import Settings
 
@@ -30,3 +30,9 @@ class Services:
 def services() -> Services:
     """The services of the app handling the current request."""
     return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def base_url() -> str:
+    """The base of links made for this request: C3_PUBLIC_URL, else the URL it came in on."""
+    public = services().settings.public_url
+    return public.rstrip("/") if public else request.host_url.rstrip("/")
