@@ -68,11 +68,6 @@ def decode_audio(path: Path, sample_rate: int = 16000, field: str = "audio") -> 
     return samples.astype(np.float32, copy=False)
 
 
-def audio_duration(path: Path, field: str = "audio") -> float:
-    """Duration in seconds of the first audio stream, decoding when the header does not say."""
-    return decode_audio(path, 16000, field).size / 16000
-
-
 def encode_audio(samples: np.ndarray, sample_rate: int, path: Path, fmt: str = "mp3") -> str:
     """Encode float32 mono ``samples`` to ``path`` in ``fmt`` (mp3, wav, ogg); return the MIME type."""
     container_name, codec, out_rate, bit_rate, media_type, _ = AUDIO_FORMATS[fmt]

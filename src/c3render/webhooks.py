@@ -24,7 +24,6 @@ import logging
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
 
 import redis
 import urllib3
@@ -199,11 +198,3 @@ class WebhookDispatcher:
         if 200 <= response.status < 300:
             return response.status, None, False
         return response.status, f"notify_url answered {response.status}", True
-
-
-def describe(state: dict[str, Any] | None) -> str:
-    """One line about a job's webhook state, for logs and the CLI."""
-    if not state:
-        return "no webhook"
-    outcome = "delivered" if state.get("delivered") else (state.get("last_error") or "pending")
-    return f"webhook {state.get('id')}: {outcome} after {state.get('attempts', 0)} attempt(s)"
