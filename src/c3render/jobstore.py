@@ -25,6 +25,8 @@ from c3render.errors import Conflict, NotFound
 from c3render.models import FINAL_STATUSES, Job, JobRequest, JobStatus, JobType
 
 JOB_TYPES = tuple(JobType)
+POSITION_LIMIT = 1000
+"""queue_position counts at most this many waiting jobs ahead."""
 
 
 def _script(client: redis.Redis, name: str) -> Any:
@@ -113,10 +115,16 @@ class JobStore:
         raise NotFound(f"no job with id {job_id}")
 
     def queue_position(self, job: Job) -> int | None:
-        """How many jobs of the same type wait ahead of a queued job (None if not queued)."""
+        """How many jobs of the same type wait ahead of a queued job (None if not queued).
+
+        Counted up to ``POSITION_LIMIT``: a status poll must stay cheap however long the
+        queue, so a job further back reads as ``POSITION_LIMIT``.
+        """
         if job.status is not JobStatus.QUEUED or not job.entry:
             return None
-        return int(self._position(keys=[keys.queue(job.type)], args=[keys.GROUP, job.entry]))
+        return int(self._position(
+            keys=[keys.queue(job.type)], args=[keys.GROUP, job.entry, POSITION_LIMIT]
+        ))
 
     def end(self, job: Job, status: JobStatus, error: str) -> JobStatus:
         """Mark a queued or running job ``status`` (cancelled, failed, timed_out).
