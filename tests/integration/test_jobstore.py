@@ -111,3 +111,12 @@ def test_progress_only_for_the_running_attempt(store: JobStore) -> None:
     store.finish(claim, JobStatus.SUCCESS, {})
     store.report_progress(claim, 0.5)
     assert store.find(job_id).progress == 1.0
+
+
+def test_queue_position_is_counted_up_to_its_limit(store: JobStore) -> None:
+    from c3render.jobstore import POSITION_LIMIT
+
+    ids = [store.submit(CSM, CsmRequest(text="a"))[0] for _ in range(POSITION_LIMIT + 3)]
+    assert store.queue_position(store.find(ids[0])) == 0
+    assert store.queue_position(store.find(ids[5])) == 5
+    assert store.queue_position(store.find(ids[-1])) == POSITION_LIMIT
