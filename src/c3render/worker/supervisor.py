@@ -23,6 +23,7 @@ import redis
 from c3render import keys
 from c3render.config import Settings
 from c3render.jobstore import Claim, JobStore
+from c3render.storage import create_storage
 from c3render.models import JobType
 from c3render.worker.slot import Slot
 
@@ -53,6 +54,8 @@ class Worker:
         self.stopping = threading.Event()
         self.hard_stop = threading.Event()
         self._grace_deadline = float("inf")
+        self.storage = create_storage(settings)
+        """Result storage, for webhook links and housekeeping (engines open their own)."""
         self.slots = [Slot(self, index) for index in range(concurrency)]
         self._started = time.time()
 
@@ -144,13 +147,10 @@ class Worker:
     def _housekeeping(self) -> None:
         """Hourly, remove stored files and index entries past the retention period (its own
         thread: listing a large bucket must never delay heartbeats)."""
-        from c3render.storage import create_storage
-
-        storage = create_storage(self.settings)
         while not self.stopping.is_set():
             try:
                 self.store.trim_indexes()
-                removed = storage.purge_older_than(self.settings.retention_seconds)
+                removed = self.storage.purge_older_than(self.settings.retention_seconds)
                 if removed:
                     log.info("removed %d stored files past the retention period", removed)
             except Exception:
@@ -158,10 +158,9 @@ class Worker:
             self.stopping.wait(PURGE_SECONDS)
 
     def _webhook_thread(self) -> threading.Thread:
-        from c3render.storage import create_storage
         from c3render.webhooks import WebhookDispatcher
 
-        dispatcher = WebhookDispatcher(self.settings, self.store.redis, create_storage(self.settings))
+        dispatcher = WebhookDispatcher(self.settings, self.store.redis, self.storage)
         return threading.Thread(
             target=dispatcher.run, args=(self.stopping,), name="webhooks", daemon=True
         )
