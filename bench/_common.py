@@ -27,8 +27,11 @@ import redis  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from tests.support.servers import free_port  # noqa: E402,F401 - re-exported
-from tests.support.servers import redis_server, wait_for_port  # noqa: E402,F401 - re-exported
+from tests.support.servers import (  # noqa: E402,F401 - re-exported
+    free_port,  # noqa: E402,F401 - re-exported
+    redis_server,
+    wait_for_port,
+)
 from tests.support.service import service_env  # noqa: E402
 
 console = Console(width=None if sys.stdout.isatty() else 150)

@@ -16,12 +16,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob
 from c3render.engines.vision import create_engine
 from c3render.engines.vision.embedded import EmbeddedAnalyzer
 from c3render.engines.vision.properties import measure
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.settings import Settings
 
 REPEATS = 3
 

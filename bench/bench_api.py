@@ -30,8 +30,8 @@ import _common as common  # noqa: E402
 import redis  # noqa: E402
 from flask import Flask, jsonify, request  # noqa: E402
 
-from c3render import keys  # noqa: E402
-from c3render.models import JobType  # noqa: E402
+from c3render.job import JobType  # noqa: E402
+from c3render.queue import keys  # noqa: E402
 
 WRK_SCRIPT = """wrk.method = "POST"
 wrk.body = '{"text": "hello"}'

@@ -14,12 +14,12 @@ from pathlib import Path
 from PIL import Image
 from skimage import data
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob
 from c3render.engines.portrait.embedded import EmbeddedPortraitEngine
-from c3render.engines.portrait.lipsync import lip_sync_correlation
-from c3render.media import decode_audio
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.media.audio import decode_audio
+from c3render.settings import Settings
+from tests.support.lipsync import lip_sync_correlation
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 CLIPS = ["0870", "0890", "0920"]

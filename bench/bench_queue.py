@@ -15,8 +15,8 @@ would take 3 minutes alone; its rate does not depend on N (one fork per job).
 from __future__ import annotations
 
 import argparse
-import re
 import os
+import re
 import sys
 import tempfile
 import time
@@ -30,10 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 import redis  # noqa: E402
 
-from c3render import keys  # noqa: E402
-from c3render.config import Settings  # noqa: E402
-from c3render.jobstore import JobStore  # noqa: E402
-from c3render.models import CsmRequest, JobStatus, JobType  # noqa: E402
+from c3render.api.schemas import CsmRequest  # noqa: E402
+from c3render.job import JobStatus, JobType  # noqa: E402
+from c3render.queue import keys  # noqa: E402
+from c3render.queue.registry import WorkerRegistry  # noqa: E402
+from c3render.queue.store import JobStore  # noqa: E402
+from c3render.settings import Settings  # noqa: E402
 
 WARMUP_PER_WORKER = 5
 POLLER_COMMANDS = {"xlen", "info", "ping"}
@@ -92,7 +94,7 @@ def run_ours(url: str, jobs: int, workers: int, work: Path) -> Run:
     command = [sys.executable, "-m", "c3render.cli", "worker", "--types", "csm",
                "--concurrency", "1", "--preload"]
     with common.processes([command] * workers, env, work / "ours.log"):
-        common.wait_for(lambda: len(store.live_workers()) == workers, 30, "our workers up")
+        common.wait_for(lambda: len(WorkerRegistry(store.redis).live_workers()) == workers, 30, "our workers up")
         for _ in range(WARMUP_PER_WORKER * workers):
             store.submit(JobType.CSM, request)
         common.wait_for(lambda: client.xlen(queue) == 0, 60, "our warm-up jobs done")
@@ -218,7 +220,7 @@ def print_results(runs: list[Run]) -> None:
 
 def script_commands() -> set[str]:
     """Names of the commands our Lua scripts call (commandstats counts those calls too)."""
-    folder = resources.files("c3render").joinpath("jobstore_scripts")
+    folder = resources.files("c3render").joinpath("queue/lua")
     found: set[str] = set()
     for script in folder.iterdir():
         if script.name.endswith(".lua"):

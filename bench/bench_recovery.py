@@ -27,10 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 import redis  # noqa: E402
 
-from c3render import keys  # noqa: E402
-from c3render.config import Settings  # noqa: E402
-from c3render.jobstore import JobStore  # noqa: E402
-from c3render.models import CsmRequest, JobStatus, JobType  # noqa: E402
+from c3render.api.schemas import CsmRequest  # noqa: E402
+from c3render.job import JobStatus, JobType  # noqa: E402
+from c3render.queue import keys  # noqa: E402
+from c3render.queue.registry import WorkerRegistry  # noqa: E402
+from c3render.queue.store import JobStore  # noqa: E402
+from c3render.settings import Settings  # noqa: E402
 
 ENGINES = "csm=tests.fixtures.engines:scripted_csm"
 WORKER = [sys.executable, "-m", "c3render.cli", "worker", "--types", "csm", "--concurrency", "1",
@@ -55,12 +57,12 @@ def one_round(store: JobStore, env: dict[str, str], work: Path, index: int) -> f
         return status, attempts, worker
 
     with common.processes([WORKER], env, work / f"worker-a-{index}.log") as (worker_a,):
-        common.wait_for(lambda: len(store.live_workers()) == 1, 30, "worker A up")
+        common.wait_for(lambda: len(WorkerRegistry(store.redis).live_workers()) == 1, 30, "worker A up")
         job_id, _ = store.submit(JobType.CSM, CsmRequest(text="sleep:30"))
         job_key = keys.job(JobType.CSM, job_id)
         common.wait_for(lambda: state()[0] == JobStatus.RUNNING.value, 30, "job running on A")
         with common.processes([WORKER], env, work / f"worker-b-{index}.log") as (worker_b,):
-            common.wait_for(lambda: len(store.live_workers()) == 2, 30, "worker B up")
+            common.wait_for(lambda: len(WorkerRegistry(store.redis).live_workers()) == 2, 30, "worker B up")
             # B's engine has loaded (preloaded, scripted: instant); then a random phase of
             # A's heartbeat cycle, since the wait depends on when A last heartbeated
             time.sleep(1.0 + random.uniform(0, store.settings.heartbeat_seconds))

@@ -17,13 +17,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from c3render.config import Settings  # noqa: E402
 from c3render.engines.base import EngineJob  # noqa: E402
 from c3render.engines.stt import WhisperEngine  # noqa: E402
 from c3render.engines.stt.catalog import choose_model  # noqa: E402
-from c3render.engines.stt.wer import word_errors  # noqa: E402
-from c3render.media import decode_audio, encode_audio  # noqa: E402
-from c3render.models import JobType  # noqa: E402
+from c3render.job import JobType  # noqa: E402
+from c3render.media.audio import decode_audio, encode_audio  # noqa: E402
+from c3render.settings import Settings  # noqa: E402
+from tests.support.wer import word_errors  # noqa: E402
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from c3render.config import Settings  # noqa: E402
 from c3render.engines.base import EngineJob  # noqa: E402
 from c3render.engines.stt import WhisperEngine  # noqa: E402
-from c3render.engines.stt.wer import word_errors  # noqa: E402
 from c3render.engines.tts.piper import PiperEngine  # noqa: E402
-from c3render.models import JobType  # noqa: E402
+from c3render.job import JobType  # noqa: E402
+from c3render.settings import Settings  # noqa: E402
+from tests.support.wer import word_errors  # noqa: E402
 
 SENTENCES = [
     "Please bring the blue folder to the meeting room before noon on Thursday.",

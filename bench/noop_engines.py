@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob, EngineResult
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.settings import Settings
 
 
 def record_run(job_id: str) -> None:

@@ -20,13 +20,13 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob
 from c3render.engines.portrait import create_engine
 from c3render.engines.portrait.comfyui import ComfyUIPortraitEngine, fill_workflow
-from c3render.engines.portrait.video import Mp4Writer
 from c3render.errors import EngineUnavailable, JobError
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.media.video import Mp4Writer
+from c3render.settings import Settings
 from tests.support.servers import free_port
 
 WORKFLOW = {

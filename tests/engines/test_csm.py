@@ -11,13 +11,13 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from c3render.config import Settings  # noqa: E402
 from c3render.engines.base import EngineJob  # noqa: E402
 from c3render.engines.registry import create_engine  # noqa: E402
 from c3render.engines.tts.csm import CsmEngine, generation_kwargs  # noqa: E402
 from c3render.errors import EngineUnavailable  # noqa: E402
-from c3render.media import decode_audio, encode_audio  # noqa: E402
-from c3render.models import JobType  # noqa: E402
+from c3render.job import JobType  # noqa: E402
+from c3render.media.audio import decode_audio, encode_audio  # noqa: E402
+from c3render.settings import Settings  # noqa: E402
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 

@@ -14,15 +14,15 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob, EngineResult
 from c3render.engines.portrait import create_engine
 from c3render.engines.portrait.embedded import EmbeddedPortraitEngine
-from c3render.engines.portrait.lipsync import audio_envelope, mouth_openings, read_frames
 from c3render.engines.portrait.motion import controls
 from c3render.errors import InputError
-from c3render.media import decode_audio
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.media.audio import decode_audio
+from c3render.settings import Settings
+from tests.support.lipsync import audio_envelope, mouth_openings, read_frames
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 SPEECH = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"

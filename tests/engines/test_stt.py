@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob
 from c3render.engines.registry import create_engine
 from c3render.engines.stt import WhisperEngine
 from c3render.engines.stt.catalog import WhisperModelInfo, choose_model
 from c3render.engines.stt.languages import language_code
-from c3render.engines.stt.wer import wer
 from c3render.errors import EngineUnavailable, InputError
-from c3render.media import decode_audio, encode_audio
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.media.audio import decode_audio, encode_audio
+from c3render.settings import Settings
+from tests.support.wer import wer
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 pytestmark = pytest.mark.skipif(not LIBRIVOX.is_dir(), reason="pocketsphinx-testdata missing")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from c3render.subtitles import to_srt, to_vtt
+from c3render.media.subtitles import to_srt, to_vtt
 
 SEGMENTS = [
     {"start": 0.0, "end": 2.5, "text": " Hello there."},

@@ -8,18 +8,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from c3render.config import Settings
+from c3render.api.schemas import CsmRequest
 from c3render.engines.base import EngineJob, EngineResult
 from c3render.engines.registry import create_engine
 from c3render.engines.stt import WhisperEngine
 from c3render.engines.stt.catalog import installed_models
-from c3render.engines.stt.wer import wer
 from c3render.engines.tts.audio import median_pitch, shift_pitch
 from c3render.engines.tts.piper import CLONE_NOTE, PiperEngine
 from c3render.engines.tts.text import split_sentences
 from c3render.errors import InputError
-from c3render.media import decode_audio, encode_audio
-from c3render.models import CsmRequest, JobType
+from c3render.job import JobType
+from c3render.media.audio import decode_audio, encode_audio
+from c3render.settings import Settings
+from tests.support.wer import wer
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 SENTENCE = "Please bring the blue folder to the meeting room before noon on Thursday."

@@ -12,17 +12,18 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from skimage import data
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob
 from c3render.engines.registry import create_engine
-from c3render.engines.vision import colours, create_engine as vision_factory
+from c3render.engines.vision import colours
+from c3render.engines.vision import create_engine as vision_factory
 from c3render.engines.vision.describe import describe
 from c3render.engines.vision.embedded import EmbeddedAnalyzer
 from c3render.engines.vision.faces import expression, head_pose
 from c3render.engines.vision.ocr import keep_line, position
 from c3render.engines.vision.safety import safety_label
 from c3render.errors import EngineUnavailable, InputError
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.settings import Settings
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob
 from c3render.engines.registry import create_engine
 from c3render.engines.vision.vlm import CAPTION_PROMPT, VisionLanguageEngine
 from c3render.errors import EngineUnavailable, InputError
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.settings import Settings
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

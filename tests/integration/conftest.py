@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from c3render.api import create_app
-from c3render.config import load_settings
+from c3render.settings import load_settings
 from tests.support.service import FIXTURE_ENGINES, service_env, worker_process
 
 

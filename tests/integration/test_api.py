@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from c3render.api import create_app
-from c3render.config import load_settings
+from c3render.settings import load_settings
 
 EXAMPLES = {
     "/csm": {"text": "Hello world"},

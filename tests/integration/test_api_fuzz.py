@@ -8,7 +8,7 @@ import random
 import pytest
 from flask.testing import FlaskClient
 
-from c3render.models import REQUEST_SCHEMAS, ControlRequest
+from c3render.api.schemas import REQUEST_SCHEMAS, ControlRequest
 
 VALUES = [
     None, True, False, 0, -1, 1, 59, 60, 7200, 86401, 1e309, -0.0, 0.5, 2.0001, 10**30, "",

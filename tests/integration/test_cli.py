@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from c3render.client import Client
+from c3render.cli.client import Client
 from tests.support.servers import free_port, wait_for_port
 from tests.support.service import FIXTURE_ENGINES, ROOT, service_env, wait_until
 

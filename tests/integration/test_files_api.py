@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from c3render.api import create_app
-from c3render.config import load_settings
-from c3render.fetch import fetch_input
+from c3render.inputs.fetch import fetch_input
+from c3render.settings import load_settings
 from c3render.storage.local import LocalStorage
 from tests.support.http_peers import serve_wsgi
 from tests.support.media import wav_bytes

@@ -12,10 +12,10 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from c3render.client import Client
-from c3render.engines.stt.wer import wer
+from c3render.cli.client import Client
 from tests.support.servers import free_port, wait_for_port
 from tests.support.service import service_env, worker_process
+from tests.support.wer import wer
 
 pytestmark = pytest.mark.slow
 

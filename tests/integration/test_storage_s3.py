@@ -17,10 +17,10 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
-from c3render import fetch
-from c3render.config import Settings
 from c3render.errors import NotFound
-from c3render.fetch import fetch_input
+from c3render.inputs import fetch
+from c3render.inputs.fetch import fetch_input
+from c3render.settings import Settings
 from c3render.storage import create_storage
 from c3render.storage.s3 import S3Storage
 from tests.support.servers import free_port

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 import redis
 
-from c3render import keys
-from c3render.config import Settings, load_settings
-from c3render.models import JobStatus, JobType
+from c3render.delivery.signing import signing_secret
+from c3render.delivery.webhooks import WebhookDispatcher
+from c3render.job import JobStatus, JobType
+from c3render.queue import keys
+from c3render.settings import Settings, load_settings
 from c3render.storage import create_storage
-from c3render.webhooks import WebhookDispatcher, signing_secret
 from tests.support.http_peers import Peer, PeerHandler, hang, http_peer, respond
 
 

@@ -172,8 +172,8 @@ def test_end_states_are_posted_to_notify_url_signed(
 ) -> None:
     import json
 
-    from c3render.config import load_settings
-    from c3render.webhooks import sign, signing_key
+    from c3render.delivery.signing import sign, signing_key
+    from c3render.settings import load_settings
     from tests.support.http_peers import http_peer, respond
 
     with http_peer() as receiver:

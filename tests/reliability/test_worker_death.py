@@ -13,7 +13,7 @@ import redis
 from flask.testing import FlaskClient
 
 from c3render.api import create_app
-from c3render.config import load_settings
+from c3render.settings import load_settings
 from tests.support.servers import redis_server
 from tests.support.service import service_env, wait_until, worker_process
 

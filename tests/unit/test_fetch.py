@@ -10,19 +10,17 @@ from typing import Any
 
 import pytest
 
-from c3render import fetch, netguard
-from c3render.config import Settings
 from c3render.errors import InputError
-from c3render.fetch import fetch_input
-from c3render.netguard import check_public_url
-from c3render.sniff import sniff
+from c3render.inputs import fetch
+from c3render.inputs import guard
+from c3render.inputs.fetch import fetch_input
+from c3render.inputs.guard import check_public_url
+from c3render.inputs.sniff import sniff
+from c3render.settings import Settings
 from c3render.storage.local import LocalStorage
 from tests.support.http_peers import Peer, endless, hang, http_peer, respond
 from tests.support.media import wav_bytes
 from tests.support.servers import free_port
-
-
-
 
 WAV = wav_bytes()
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
@@ -299,7 +297,7 @@ def test_https_pins_the_address_but_verifies_the_hostname(
     real = socket.getaddrinfo
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real(
         "127.0.0.1" if host in ("media.example", "evil.example") else host, *a, **k))
-    monkeypatch.setattr(netguard.certifi, "where", lambda: str(cert))
+    monkeypatch.setattr(guard.certifi, "where", lambda: str(cert))
     settings = make_settings(tmp_path, fetch_allow=["127.0.0.1", "media.example", "evil.example"])
     port = server.server_address[1]
     try:

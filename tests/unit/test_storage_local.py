@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from c3render.config import Settings
 from c3render.errors import NotFound
+from c3render.settings import Settings
 from c3render.storage import create_storage, safe_filename, validate_key
 from c3render.storage.local import LocalStorage
 

@@ -1,4 +1,10 @@
-"""The HTTP API: ``create_app(settings)`` builds a Flask app with every blueprint."""
+"""The HTTP API: ``create_app(settings)`` builds a Flask app with every blueprint.
+
+A request goes through ``auth`` and ``cors``, a route of ``routes/`` reads its body with
+``validation`` into a schema of ``schemas``, calls the queue's ``JobStore`` (kept with
+the other shared objects in ``services``), and answers a document of ``documents`` (or
+``delivery.documents`` for results). ``errors`` turns every error into JSON.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,20 @@ from typing import Any
 
 import redis
 from flask import Flask
-from c3render.api.security import init_auth, init_cors
+
+from c3render.api.auth import init_auth
+from c3render.api.cors import init_cors
 from c3render.api.errors import init_error_handlers
+from c3render.api.routes.docs import docs_bp
+from c3render.api.routes.files import files_bp
+from c3render.api.routes.health import health_bp
+from c3render.api.routes.jobs import jobs_bp
+from c3render.api.routes.uploads import uploads_bp
 from c3render.api.services import EXTENSION, Services
-from c3render.config import Settings, load_settings
-from c3render.jobstore import JobStore
+from c3render.queue.registry import WorkerRegistry
+from c3render.queue.store import JobStore
+from c3render.settings import Settings, load_settings
+from c3render.storage import create_storage
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -27,11 +42,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     client = redis.Redis.from_url(
         settings.redis_dsn, decode_responses=True, socket_timeout=10, health_check_interval=30
     )
-    from c3render.storage import create_storage
-
     store = JobStore(client, settings)
     app.extensions[EXTENSION] = Services(
-        settings=settings, redis=client, store=store, storage=create_storage(settings)
+        settings=settings, redis=client, store=store, workers=WorkerRegistry(client),
+        storage=create_storage(settings),
     )
     try:
         store.ensure_groups()
@@ -41,14 +55,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_cors(app, settings)
     init_auth(app, settings)
     init_error_handlers(app)
-
-    from c3render.api.docs import docs_bp
-    from c3render.api.files import files_bp
-    from c3render.api.health import health_bp
-    from c3render.api.jobs import jobs_bp
-
-    app.register_blueprint(health_bp)
-    app.register_blueprint(jobs_bp)
-    app.register_blueprint(files_bp)
-    app.register_blueprint(docs_bp)
+    for blueprint in (health_bp, jobs_bp, files_bp, uploads_bp, docs_bp):
+        app.register_blueprint(blueprint)
     return app

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import redis
 from flask import current_app, request
 
-from c3render.config import Settings
-
-if TYPE_CHECKING:
-    from c3render.jobstore import JobStore
-    from c3render.storage import Storage
+from c3render.queue.registry import WorkerRegistry
+from c3render.queue.store import JobStore
+from c3render.settings import Settings
+from c3render.storage import Storage
 
 EXTENSION = "c3render"
 
 
 @dataclass
 class Services:
-    """Settings, the pooled Redis client, the job store and result storage of one app."""
+    """Settings, the pooled Redis client, the job store, the worker registry and storage."""
 
     settings: Settings
     redis: redis.Redis
     store: JobStore
+    workers: WorkerRegistry
     storage: Storage
 
 
@@ -34,5 +33,4 @@ def services() -> Services:
 
 def base_url() -> str:
     """The base of links made for this request: C3_PUBLIC_URL, else the URL it came in on."""
-    public = services().settings.public_url
-    return public.rstrip("/") if public else request.host_url.rstrip("/")
+    return services().settings.link_base(request.host_url)

@@ -2,7 +2,7 @@
 
 An engine lives in its own long-lived process (see ``c3render.worker.engine_process``):
 ``load()`` runs once, then ``run()`` once per job. Inputs arrive as local files (the
-worker downloads every URL field first, see ``models.INPUT_FIELDS``); a media result is
+worker downloads every URL field first, see ``job.INPUT_FIELDS``); a media result is
 a file in ``job.workdir`` that the worker stores and links. Engines raise
 ``c3render.errors.JobError`` (or a subclass) with a message for people; any other
 exception fails the job with a generic message and is logged.
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from c3render.config import Settings
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.settings import Settings
 
 ProgressFn = Callable[[float], None]
 

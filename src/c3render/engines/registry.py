@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import importlib
 
-from c3render.config import Settings
 from c3render.engines.base import Engine, EngineFactory
 from c3render.errors import EngineUnavailable
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.settings import Settings
 
 DEFAULT_ENGINES: dict[JobType, str] = {
     JobType.CSM: "c3render.engines.tts:create_engine",

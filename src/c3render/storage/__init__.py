@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from c3render.config import Settings
+from c3render.settings import Settings
 from c3render.storage.base import NotFound, Storage, safe_filename, validate_key
+from c3render.storage.local import LocalStorage
+from c3render.storage.s3 import S3Storage
 
 __all__ = ["NotFound", "Storage", "create_storage", "safe_filename", "validate_key"]
 
@@ -11,9 +13,5 @@ __all__ = ["NotFound", "Storage", "create_storage", "safe_filename", "validate_k
 def create_storage(settings: Settings) -> Storage:
     """The backend ``settings.storage`` names: ``local`` (default) or ``s3``."""
     if settings.storage == "s3":
-        from c3render.storage.s3 import S3Storage
-
         return S3Storage(settings)
-    from c3render.storage.local import LocalStorage
-
     return LocalStorage(settings)

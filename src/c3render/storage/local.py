@@ -1,7 +1,7 @@
 """Local storage: files under ``{data_dir}/files/{key}``, links signed with HMAC-SHA256.
 
 A link is ``{base_url}/files/{key}?expires=<unix>&signature=<hex>``; the API's files
-route serves it (see ``c3render.api.files``). The media type and storage time of each
+route serves it (see ``c3render.api.routes.files``). The media type and storage time of each
 file sit beside it in a hidden JSON sidecar ``.{name}.json`` (key segments never start
 with a dot, so a sidecar can never be mistaken for, or overwrite, a stored file).
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from c3render.config import Settings
 from c3render.errors import NotFound
+from c3render.settings import Settings
 from c3render.storage.base import Storage, validate_key
 
 ROUTE = "/files/"

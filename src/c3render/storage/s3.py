@@ -20,8 +20,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from c3render.config import Settings
 from c3render.errors import ConfigError, NotFound
+from c3render.settings import Settings
 from c3render.storage.base import MAX_PRESIGN_SECONDS, Storage, validate_key
 
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}

@@ -1,41 +1,37 @@
 """The engine process: one per job type and slot, models loaded once and kept.
 
-The supervisor talks to it over a ``multiprocessing`` pipe. Parent → child: a job
-description (dict) or ``None`` to stop. Child → parent: ``("ready", name)``, then per job
-``("progress", run, fraction)``, ``("done", run, result)`` or ``("failed", run, message)``
-where ``run`` is ``"{job id}/{attempt}"``, so a message can never be taken for another job's. The child
-downloads the job's inputs, runs the engine and stores a media result itself, so large
-files never cross the pipe. The supervisor kills the process to cancel or time out a job.
+The slot talks to it over a ``multiprocessing`` pipe with the typed messages of
+``messages.py``. The process loads its engine, answers ``Ready``, then runs each
+``RunJob`` through the ``JobPipeline`` (fetch → engine → store) until ``Stop`` or a closed
+pipe. The slot kills the process to cancel or time out a job.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
-import shutil
 import signal
 import time
 from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from c3render.config import Settings
-from c3render.engines.base import Engine, EngineJob, EngineResult
+from c3render.engines.base import Engine, ProgressFn
 from c3render.engines.registry import create_engine
-from c3render.errors import C3Error, EngineCrashed, JobError
-from c3render.models import INPUT_FIELDS, JobType
-
-if TYPE_CHECKING:
-    from c3render.storage import Storage
+from c3render.errors import C3Error, EngineCrashed
+from c3render.job import JobType
+from c3render.settings import Settings
+from c3render.worker.messages import FromEngine, Progress, Ready, RunJob, Stop, ToEngine
+from c3render.worker.pipeline import JobPipeline
 
 log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")
 PROGRESS_INTERVAL = 0.2
+PR_SET_PDEATHSIG = 1
 
 
 class EngineHandle:
-    """The supervisor's side of one engine process (started lazily, restarted after a kill)."""
+    """The slot's side of one engine process (started lazily, restarted after a kill)."""
 
     def __init__(self, job_type: JobType, settings: Settings) -> None:
         self.job_type = job_type
@@ -65,19 +61,19 @@ class EngineHandle:
         child.close()
         self.conn = parent
 
-    def send(self, job: dict[str, Any]) -> None:
+    def send(self, job: RunJob) -> None:
         """Hand a job to the process (starting it first if needed)."""
         self.start()
         assert self.conn is not None
         self.last_used = time.monotonic()
         self.conn.send(job)
 
-    def poll(self, timeout: float) -> tuple[Any, ...] | None:
+    def poll(self, timeout: float) -> FromEngine | None:
         """The next message, or None after ``timeout``; ``EngineCrashed`` if the process died."""
         assert self.conn is not None and self.process is not None
         try:
             if self.conn.poll(timeout):
-                message: tuple[Any, ...] = self.conn.recv()
+                message: FromEngine = self.conn.recv()
                 return message
         except (EOFError, OSError):
             pass
@@ -100,7 +96,7 @@ class EngineHandle:
         """Ask the process to exit, killing it if it does not within ``timeout``."""
         if self.conn is not None and self.alive:
             try:
-                self.conn.send(None)
+                self.conn.send(Stop())
             except OSError:
                 pass
             assert self.process is not None
@@ -118,13 +114,25 @@ class EngineHandle:
 def _die_with_parent(parent: int) -> None:
     """Ask Linux to SIGKILL this process when the supervisor dies, so no orphan runs on."""
     try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         return  # not Linux: the closed pipe still ends the loop after the current job
     if os.getppid() != parent:  # the supervisor died before the request took effect
         os._exit(1)
+
+
+def _load(job_type: JobType, settings: Settings) -> tuple[Engine | None, str | None]:
+    """The loaded engine, or None and why it is unavailable (a broken install never kills
+    the worker: its jobs fail with the reason instead)."""
+    try:
+        engine = create_engine(job_type, settings)
+        engine.load()
+        return engine, None
+    except C3Error as exc:
+        return None, str(exc)
+    except Exception as exc:
+        log.exception("loading the %s engine failed", job_type.value)
+        return None, f"the {job_type.value} engine failed to load: {type(exc).__name__}: {exc}"
 
 
 def serve(
@@ -136,120 +144,26 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s engine[%(process)d] %(message)s")
     for name in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL"):  # mediapipe's C++ chatter
         os.environ.setdefault(name, "2")
-    engine: Engine | None = None
-    unavailable: str | None = None
-    try:
-        engine = create_engine(job_type, settings)
-        engine.load()
-        conn.send(("ready", engine.name))
-    except C3Error as exc:
-        unavailable = str(exc)
-        conn.send(("ready", None))
-    except Exception as exc:  # a broken model install must not kill the worker
-        log.exception("loading the %s engine failed", job_type.value)
-        unavailable = f"the {job_type.value} engine failed to load: {type(exc).__name__}: {exc}"
-        conn.send(("ready", None))
+    engine, unavailable = _load(job_type, settings)
+    conn.send(Ready(engine.name if engine else None))
+    pipeline = JobPipeline(engine, unavailable, settings)
     while True:
         try:
-            job = conn.recv()
+            job: ToEngine = conn.recv()
         except (EOFError, KeyboardInterrupt):
             return
-        if job is None:
+        if isinstance(job, Stop):
             return
-        kind, payload = _run_one(engine, unavailable, job, settings, conn)
-        conn.send((kind, run_id(job), payload))
+        conn.send(pipeline.run(job, _progress_sender(conn, job.run)))
 
 
-def _run_one(
-    engine: Engine | None,
-    unavailable: str | None,
-    job: dict[str, Any],
-    settings: Settings,
-    conn: Connection,
-) -> tuple[str, Any]:
-    workdir = run_workdir(settings, job)
-    try:
-        if engine is None:
-            raise JobError(unavailable or "no engine")
-        workdir.mkdir(parents=True, exist_ok=True)
-        engine_job = EngineJob(
-            id=job["id"],
-            type=JobType(job["type"]),
-            params=job["params"],
-            inputs=_fetch_inputs(job, workdir, settings),
-            workdir=workdir,
-            progress=_progress_sender(conn, run_id(job)),
-        )
-        return "done", _store(engine.run(engine_job), job, settings)
-    except JobError as exc:
-        return "failed", str(exc)
-    except Exception as exc:
-        log.exception("job %s failed in the engine", job["id"])
-        return "failed", f"internal error in the {job['type']} engine: {type(exc).__name__}: {exc}"
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _fetch_inputs(job: dict[str, Any], workdir: Path, settings: Settings) -> dict[str, Path]:
-    fields = {
-        name: kind
-        for name, kind in INPUT_FIELDS[JobType(job["type"])].items()
-        if job["params"].get(name)
-    }
-    if not fields:
-        return {}
-    from c3render.fetch import fetch_input
-
-    storage = _storage(settings)
-    inputs_dir = workdir / "inputs"
-    inputs_dir.mkdir(exist_ok=True)
-    return {
-        name: fetch_input(job["params"][name], inputs_dir, name, kind, settings, storage)  # type: ignore[arg-type]
-        for name, kind in fields.items()
-    }
-
-
-def _store(result: EngineResult, job: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    stored: dict[str, Any] = {"extra": result.extra}
-    if result.text is not None:
-        stored["text"] = result.text
-    if result.file is not None:
-        key = f"results/{job['id']}/{result.file.name}"
-        media_type = result.media_type or "application/octet-stream"
-        _storage(settings).put_file(key, result.file, media_type)
-        stored.update(file_key=key, media_type=media_type)
-    return stored
-
-
-_STORAGE: list[Storage] = []
-
-
-def _storage(settings: Settings) -> Storage:
-    """This process's storage backend, created on first use."""
-    if not _STORAGE:
-        from c3render.storage import create_storage
-
-        _STORAGE.append(create_storage(settings))
-    return _STORAGE[0]
-
-
-def run_workdir(settings: Settings, job: dict[str, Any]) -> Path:
-    """The private directory of one run of a job (inputs, outputs), removed when it ends."""
-    return Path(settings.data_dir) / "work" / f"{job['id']}-{job['attempt']}"
-
-
-def run_id(job: dict[str, Any]) -> str:
-    """``"{job id}/{attempt}"``: tags every message about one run of a job."""
-    return f"{job['id']}/{job['attempt']}"
-
-
-def _progress_sender(conn: Connection, run: str) -> Any:
+def _progress_sender(conn: Connection, run: str) -> ProgressFn:
     last = [0.0]
 
     def report(fraction: float) -> None:
         now = time.monotonic()
         if now - last[0] >= PROGRESS_INTERVAL:
             last[0] = now
-            conn.send(("progress", run, float(fraction)))
+            conn.send(Progress(run, float(fraction)))
 
     return report

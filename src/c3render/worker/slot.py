@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
-from c3render import keys
 from c3render.errors import EngineCrashed
-from c3render.jobstore import Claim
-from c3render.models import JobStatus, JobType
-from c3render.worker.engine_process import EngineHandle, run_id, run_workdir
-
-if TYPE_CHECKING:
-    from c3render.worker.supervisor import Worker
+from c3render.job import JobStatus, JobType
+from c3render.queue.leases import Claim, Delivery
+from c3render.worker.context import SlotContext, through_outages
+from c3render.worker.engine_process import EngineHandle
+from c3render.worker.messages import Done, Failed, FromEngine, Progress, RunJob
+from c3render.worker.pipeline import run_workdir
 
 log = logging.getLogger(__name__)
 
@@ -30,56 +29,60 @@ BLOCK_MS = 1000
 class Slot:
     """One job at a time; owns an engine process per job type it has run."""
 
-    def __init__(self, worker: Worker, index: int) -> None:
-        self.worker = worker
+    def __init__(self, context: SlotContext, index: int) -> None:
+        self.context = context
+        self.leases = context.leases
         self.index = index
         self.engines: dict[JobType, EngineHandle] = {}
         self.current: Claim | None = None
         self._last_reclaim = 0.0
         self._last_progress = 0.0
-        self._run: dict[str, Any] = {"id": "", "attempt": 0}
+        self._run: RunJob | None = None
 
     # --- the loop ----------------------------------------------------------------
 
     def run(self) -> None:
         """Take and run jobs until the worker stops; no error ends the loop."""
-        while not self.worker.stopping.is_set():
+        stopping = self.context.stopping
+        while not stopping.is_set():
             try:
                 self._step()
                 self._unload_idle_engines()
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("slot %d: Redis unreachable (%s); retrying", self.index, exc)
-                self.worker.stopping.wait(1.0)
+                stopping.wait(1.0)
             except redis.ResponseError as exc:
                 if "NOGROUP" in str(exc):
-                    self.worker.retry(lambda: self.worker.store.ensure_groups(self.worker.job_types))
+                    through_outages(lambda: self.leases.ensure_groups(self.context.job_types))
                 else:
                     log.exception("slot %d: Redis refused a command", self.index)
-                    self.worker.stopping.wait(1.0)
+                    stopping.wait(1.0)
             except Exception:
                 log.exception("slot %d: unexpected error; going on", self.index)
-                self.worker.stopping.wait(1.0)
+                stopping.wait(1.0)
         for engine in self.engines.values():
             engine.stop()
 
     def engine(self, job_type: JobType) -> EngineHandle:
         """This slot's engine process for ``job_type`` (created, not yet started)."""
         if job_type not in self.engines:
-            self.engines[job_type] = EngineHandle(job_type, self.worker.settings)
+            self.engines[job_type] = EngineHandle(job_type, self.context.settings)
         return self.engines[job_type]
 
     def _step(self) -> None:
-        item = self._next_entry()
-        if item is None:
+        delivery = self._next_delivery()
+        if delivery is None:
             return
-        job_type, entry, job_id = item
-        claim = self.worker.store.start(job_type, job_id, entry, self.worker.id)
+        claim = self.leases.start(
+            delivery.job_type, delivery.job_id, delivery.entry, self.context.worker_id
+        )
         if claim is None:
             return
         self.current = claim
-        engine = self.engine(job_type)
+        engine = self.engine(delivery.job_type)
         try:
-            log.info("job %s (%s) attempt %d started", job_id, job_type.value, claim.attempt)
+            log.info("job %s (%s) attempt %d started",
+                     claim.job.id, claim.job.type.value, claim.attempt)
             self._execute(claim, engine)
         except BaseException:
             # the run cannot be followed any more: stop it, so the engine is free and the job
@@ -89,31 +92,23 @@ class Slot:
         finally:
             self.current = None
 
-    def _next_entry(self) -> tuple[JobType, str, str] | None:
-        store, worker = self.worker.store, self.worker
+    def _next_delivery(self) -> Delivery | None:
+        worker = self.context.worker_id
         now = time.monotonic()
         if now - self._last_reclaim >= RECLAIM_SECONDS:
             self._last_reclaim = now
-            for job_type in worker.job_types:
-                for entry, job_id in store.reclaim(job_type, worker.id):
+            for job_type in self.context.job_types:
+                for entry, job_id in self.leases.reclaim(job_type, worker):
                     log.info("reclaimed job %s from a worker that stopped heartbeating", job_id)
-                    return job_type, entry, job_id
-        streams = {keys.queue(job_type): ">" for job_type in worker.job_types}
-        reply = store.redis.xreadgroup(keys.GROUP, worker.id, streams, count=1, block=BLOCK_MS)
-        for stream, entries in reply or []:
-            for entry, fields in entries:
-                job_type = JobType(stream.split("{", 1)[1].split("}", 1)[0])
-                if fields and "id" in fields:
-                    return job_type, entry, fields["id"]
-        return None
+                    return Delivery(job_type, entry, job_id)
+        return self.leases.read(self.context.job_types, worker, BLOCK_MS)
 
     # --- one job -------------------------------------------------------------------
 
     def _execute(self, claim: Claim, engine: EngineHandle) -> None:
         job = claim.job
-        run = {"id": job.id, "type": job.type.value, "params": job.params, "attempt": claim.attempt}
-        self._run = run
-        engine.send(run)
+        self._run = RunJob(id=job.id, type=job.type, params=job.params, attempt=claim.attempt)
+        engine.send(self._run)
         deadline = claim.run_deadline
         last_check = time.monotonic()
         self._last_progress = 0.0
@@ -134,38 +129,38 @@ class Slot:
                 if not self._still_mine(claim):
                     log.info("job %s was ended from outside; stopping its engine", job.id)
                     self._stop_run(engine)
-                    self.worker.retry(lambda: self.worker.store.release(claim))
+                    through_outages(lambda: self.leases.release(claim))
                     return
-            if self.worker.must_hand_back():
+            if self.context.must_hand_back():
                 self._stop_run(engine)
-                self.worker.retry(lambda: self.worker.store.requeue(claim))
+                through_outages(lambda: self.leases.requeue(claim))
                 log.info("job %s handed back to the queue", job.id)
                 return
 
-    def _handle(self, claim: Claim, message: tuple[Any, ...]) -> bool:
+    def _handle(self, claim: Claim, message: FromEngine) -> bool:
         """Act on an engine message about this run; True when the job is over."""
-        if message[0] == "ready" or message[1] != run_id(self._run):
-            return False
-        kind, payload = message[0], message[2]
-        if kind == "progress":
+        if self._run is None or getattr(message, "run", None) != self._run.run:
+            return False  # Ready, or a late message of an earlier run
+        if isinstance(message, Progress):
             if time.monotonic() - self._last_progress >= PROGRESS_SECONDS:
                 self._last_progress = time.monotonic()
-                self._report_progress(claim, payload)
+                self._report_progress(claim, message.fraction)
             return False
-        if kind == "done":
-            self._finish(claim, JobStatus.SUCCESS, result=payload)
-            return True
-        self._finish(claim, JobStatus.FAILED, error=payload)
+        if isinstance(message, Done):
+            self._finish(claim, JobStatus.SUCCESS, result=message.result)
+        elif isinstance(message, Failed):
+            self._finish(claim, JobStatus.FAILED, error=message.error)
         return True
 
     def _stop_run(self, engine: EngineHandle) -> None:
         """Kill the engine mid-run (it restarts for the next job) and remove the run's files."""
         engine.kill()
-        shutil.rmtree(run_workdir(self.worker.settings, self._run), ignore_errors=True)
+        if self._run is not None:
+            shutil.rmtree(run_workdir(self.context.settings, self._run), ignore_errors=True)
 
     def _report_progress(self, claim: Claim, fraction: float) -> None:
         try:
-            self.worker.store.report_progress(claim, fraction)
+            self.leases.report_progress(claim, fraction)
         except (redis.ConnectionError, redis.TimeoutError):
             pass  # progress is best effort; the run goes on through a Redis outage
 
@@ -173,15 +168,13 @@ class Slot:
         self, claim: Claim, status: JobStatus, result: dict[str, Any] | None = None,
         error: str = "",
     ) -> None:
-        recorded = self.worker.retry(
-            lambda: self.worker.store.finish(claim, status, result, error)
-        )
+        recorded = through_outages(lambda: self.leases.finish(claim, status, result, error))
         outcome = status.value if recorded else "superseded"
         log.info("job %s attempt %d: %s %s", claim.job.id, claim.attempt, outcome, error)
 
     def _still_mine(self, claim: Claim) -> bool:
         try:
-            return self.worker.store.still_mine([claim])[0]
+            return self.leases.still_mine([claim])[0]
         except (redis.ConnectionError, redis.TimeoutError):
             return True  # keep running; finishing will wait for Redis
 
@@ -193,7 +186,7 @@ class Slot:
         return "the job passed its complete_in deadline while running"
 
     def _unload_idle_engines(self) -> None:
-        limit = self.worker.settings.engine_idle_seconds
+        limit = self.context.settings.engine_idle_seconds
         for engine in self.engines.values():
             if engine.alive and time.monotonic() - engine.last_used > limit:
                 log.info("unloading idle %s engine", engine.job_type.value)

@@ -16,20 +16,22 @@ import time
 import uuid
 from collections.abc import Callable
 from types import FrameType
-from typing import TypeVar
+from typing import Any
 
 import redis
 
-from c3render import keys
-from c3render.config import Settings
-from c3render.jobstore import Claim, JobStore
+from c3render.delivery.webhooks import WebhookDispatcher
+from c3render.job import JobType
+from c3render.queue.leases import Claim, Leases
+from c3render.queue.registry import WorkerRegistry
+from c3render.queue.store import JobStore
+from c3render.settings import Settings
 from c3render.storage import create_storage
-from c3render.models import JobType
+from c3render.worker.context import SlotContext, through_outages
+from c3render.worker.housekeeping import keep_house
 from c3render.worker.slot import Slot
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-PURGE_SECONDS = 3600.0
 
 
 class Worker:
@@ -51,12 +53,18 @@ class Worker:
             socket_connect_timeout=5, health_check_interval=30,
         )
         self.store = JobStore(client, settings)
+        self.leases = Leases(client, settings)
+        self.registry = WorkerRegistry(client)
         self.stopping = threading.Event()
         self.hard_stop = threading.Event()
         self._grace_deadline = float("inf")
         self.storage = create_storage(settings)
         """Result storage, for webhook links and housekeeping (engines open their own)."""
-        self.slots = [Slot(self, index) for index in range(concurrency)]
+        context = SlotContext(
+            settings=settings, worker_id=self.id, job_types=job_types, leases=self.leases,
+            stopping=self.stopping, must_hand_back=self.must_hand_back,
+        )
+        self.slots = [Slot(context, index) for index in range(concurrency)]
         self._started = time.time()
 
     # --- life cycle ----------------------------------------------------------------
@@ -64,7 +72,7 @@ class Worker:
     def run(self) -> None:
         """Serve jobs until a stop signal (or ``stop()``), then shut down cleanly."""
         self._install_signal_handlers()
-        self.retry(lambda: self.store.ensure_groups(self.job_types))
+        through_outages(lambda: self.store.ensure_groups(self.job_types))
         if self.preload:
             for slot in self.slots:
                 for job_type in self.job_types:
@@ -72,9 +80,12 @@ class Worker:
         threads = [
             threading.Thread(target=slot.run, name=f"slot-{slot.index}") for slot in self.slots
         ]
-        threads.append(threading.Thread(target=self._heartbeats, name="heartbeat", daemon=True))
-        threads.append(threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True))
-        threads.append(self._webhook_thread())
+        threads += [
+            self._daemon(self._heartbeats, "heartbeat"),
+            self._daemon(keep_house, "housekeeping", self.store, self.storage, self.stopping),
+            self._daemon(WebhookDispatcher(self.settings, self.store.redis, self.storage).run,
+                         "webhooks", self.stopping),
+        ]
         for thread in threads:
             thread.start()
         log.info("worker %s serving %s with %d slot(s)", self.id,
@@ -83,8 +94,12 @@ class Worker:
             while thread.is_alive():
                 thread.join(timeout=0.5)
         self.stopping.set()
-        self.store.redis.delete(keys.worker(self.id))
+        self.registry.remove(self.id)
         log.info("worker %s stopped", self.id)
+
+    @staticmethod
+    def _daemon(target: Callable[..., None], name: str, *args: Any) -> threading.Thread:
+        return threading.Thread(target=target, args=args, name=name, daemon=True)
 
     def stop(self, grace: float | None = None) -> None:
         """Stop taking jobs; hand running ones back after ``grace`` seconds (default: setting)."""
@@ -112,18 +127,7 @@ class Worker:
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
 
-    # --- helpers ----------------------------------------------------------------------
-
-    def retry(self, action: Callable[[], T]) -> T:
-        """Run a Redis action, waiting out Redis outages (a result is never dropped)."""
-        delay = 0.2
-        while True:
-            try:
-                return action()
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                log.warning("Redis unreachable (%s); retrying in %.1f s", exc, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+    # --- heartbeats -------------------------------------------------------------------
 
     def running(self) -> list[Claim]:
         """The claims this worker is running now."""
@@ -139,28 +143,7 @@ class Worker:
                 "running": [claim.job.id for claim in claims], "started_at": self._started,
             }
             try:
-                self.store.heartbeat(self.id, claims, info, ttl=interval * 3)
+                self.leases.heartbeat(self.id, claims, info, ttl=interval * 3)
             except redis.RedisError as exc:
                 log.warning("heartbeat failed: %s", exc)
             time.sleep(interval)
-
-    def _housekeeping(self) -> None:
-        """Hourly, remove stored files and index entries past the retention period (its own
-        thread: listing a large bucket must never delay heartbeats)."""
-        while not self.stopping.is_set():
-            try:
-                self.store.trim_indexes()
-                removed = self.storage.purge_older_than(self.settings.retention_seconds)
-                if removed:
-                    log.info("removed %d stored files past the retention period", removed)
-            except Exception:
-                log.exception("purging old files failed")
-            self.stopping.wait(PURGE_SECONDS)
-
-    def _webhook_thread(self) -> threading.Thread:
-        from c3render.webhooks import WebhookDispatcher
-
-        dispatcher = WebhookDispatcher(self.settings, self.store.redis, self.storage)
-        return threading.Thread(
-            target=dispatcher.run, args=(self.stopping,), name="webhooks", daemon=True
-        )

@@ -6,16 +6,14 @@
 
 from __future__ import annotations
 
-from c3render.config import Settings
 from c3render.engines.base import Engine
+from c3render.engines.portrait.comfyui import ComfyUIPortraitEngine
+from c3render.engines.portrait.embedded import EmbeddedPortraitEngine
+from c3render.settings import Settings
 
 
 def create_engine(settings: Settings) -> Engine:
     """Build the configured portrait engine; ``EngineUnavailable`` when ComfyUI is not set up."""
     if settings.portrait_engine == "comfyui":
-        from c3render.engines.portrait.comfyui import ComfyUIPortraitEngine
-
         return ComfyUIPortraitEngine.from_settings(settings)
-    from c3render.engines.portrait.embedded import EmbeddedPortraitEngine
-
     return EmbeddedPortraitEngine(settings)

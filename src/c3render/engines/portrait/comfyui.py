@@ -21,12 +21,12 @@ from typing import Any, ClassVar
 
 import av
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob, EngineResult
 from c3render.engines.portrait.comfy_client import ComfyClient
 from c3render.engines.portrait.motion import seed_from
 from c3render.errors import EngineUnavailable, JobError
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.settings import Settings
 
 VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime", ".mkv": "video/x-matroska"}
 REQUIRED = ("{{image}}", "{{audio}}")

@@ -8,16 +8,16 @@ from typing import ClassVar
 
 import numpy as np
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob, EngineResult
-from c3render.engines.portrait import face as fm
+from c3render.engines.portrait import framing
 from c3render.engines.portrait.motion import FPS, controls, seed_from
 from c3render.engines.portrait.rig import FaceRig
-from c3render.engines.portrait.video import AUDIO_RATE, Mp4Writer
 from c3render.errors import InputError
-from c3render.images import load_rgb
-from c3render.media import iter_audio
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.media.audio import iter_audio
+from c3render.media.images import load_rgb
+from c3render.media.video import AUDIO_RATE, Mp4Writer
+from c3render.settings import Settings
 
 #: Frames rendered between two progress reports.
 BATCH = 25
@@ -64,12 +64,12 @@ class EmbeddedPortraitEngine:
     def __init__(self, settings: Settings) -> None:
         self.size = settings.portrait_size - settings.portrait_size % 2
         self.max_seconds = settings.portrait_max_audio_seconds
-        self._tools: fm.FaceTools | None = None
+        self._tools: framing.FaceTools | None = None
 
     def load(self) -> None:
         """Create the mediapipe face mesh and segmentation graphs."""
         if self._tools is None:
-            self._tools = fm.FaceTools()
+            self._tools = framing.FaceTools()
 
     def run(self, job: EngineJob) -> EngineResult:
         """Render ``image_url`` speaking ``audio_url`` to ``portrait.mp4``."""
@@ -79,9 +79,9 @@ class EmbeddedPortraitEngine:
         image = load_rgb(image_path, "image_url")
         audio = load_speech(audio_path, self.max_seconds)
         found = self._tools.find_face(image)
-        matrix = fm.crop_matrix(found.landmarks, image.shape, self.size)
-        portrait = fm.crop(image, matrix, self.size)
-        rig = FaceRig(portrait, fm.transform_points(found.landmarks, matrix), self._tools.segment(portrait))
+        matrix = framing.crop_matrix(found.landmarks, image.shape, self.size)
+        portrait = framing.crop(image, matrix, self.size)
+        rig = FaceRig(portrait, framing.transform_points(found.landmarks, matrix), self._tools.segment(portrait))
         track = controls(audio, AUDIO_RATE, seed_from(file_digest(image_path), file_digest(audio_path)))
         job.progress(0.05)
         output = job.workdir / "portrait.mp4"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from c3render.engines.portrait import face as fm
+from c3render.engines import face_mesh as fm
 from c3render.engines.portrait.mouth import MouthShape, paint_mouth
 
 #: Widest lip opening, as a fraction of the mouth width.

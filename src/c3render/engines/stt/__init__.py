@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 
-from c3render.config import Settings
 from c3render.engines.stt.engine import WhisperEngine
 from c3render.errors import EngineUnavailable
+from c3render.settings import Settings
 
 __all__ = ["WhisperEngine", "create_engine"]
 

@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from c3render.config import Settings
 from c3render.errors import EngineUnavailable
+from c3render.settings import Settings
 
 #: Model families from smallest to largest; a request runs the installed model nearest in rank.
 SIZE_ORDER: tuple[str, ...] = (

@@ -9,13 +9,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import av
 import numpy as np
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob, EngineResult
-from c3render.engines.stt.catalog import WhisperModelInfo, choose_model, installed_models
+from c3render.engines.stt.catalog import (
+    WhisperModelInfo,
+    choose_model,
+    installed_models,
+)
 from c3render.engines.stt.languages import language_code
 from c3render.errors import EngineUnavailable, InputError
-from c3render.media import iter_audio
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.media.audio import iter_audio
+from c3render.settings import Settings
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob
 from c3render.engines.tts.audio import normalise_peak
-from c3render.engines.tts.speech import SpeechEngine, VoicePlan, reference_input
+from c3render.engines.tts.base import SpeechEngine, VoicePlan, reference_input
 from c3render.errors import EngineUnavailable, InputError, JobError
-from c3render.media import decode_audio
+from c3render.media.audio import decode_audio
+from c3render.settings import Settings
 
 SAMPLE_RATE = 24000
 FRAMES_PER_SECOND = 12.5

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob
 from c3render.engines.tts.audio import median_pitch, shift_pitch, speech_seconds
-from c3render.engines.tts.speech import SpeechEngine, VoicePlan, reference_input
+from c3render.engines.tts.base import SpeechEngine, VoicePlan, reference_input
 from c3render.engines.tts.text import word_count
 from c3render.errors import EngineUnavailable, InputError
-from c3render.media import decode_audio
+from c3render.media.audio import decode_audio
+from c3render.settings import Settings
 
 #: conversational_b: pitch/formant factor and phoneme length (below 1 is faster).
 VOICE_B_PITCH = 1.4

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 
-from c3render.config import Settings
 from c3render.engines.base import Engine
+from c3render.engines.vision.embedded import EmbeddedAnalyzer
+from c3render.engines.vision.vlm import VisionLanguageEngine
 from c3render.errors import EngineUnavailable
+from c3render.settings import Settings
 
 EMBEDDED_MODULES = {
     "mediapipe": "mediapipe==0.10.21 (pip install --no-deps, see requirements/engines.txt)",
@@ -34,8 +36,6 @@ def create_engine(settings: Settings) -> Engine:
                 f"C3_VLM_MODEL_DIR is set but {', '.join(missing)} is not installed: "
                 "pip install -r requirements/gpu.txt"
             )
-        from c3render.engines.vision.vlm import VisionLanguageEngine
-
         return VisionLanguageEngine(settings)
     missing = _missing(EMBEDDED_MODULES)
     if missing:
@@ -43,6 +43,4 @@ def create_engine(settings: Settings) -> Engine:
             f"image analysis needs {', '.join(missing)}: pip install -r requirements/engines.txt "
             "(or set C3_VLM_MODEL_DIR to a vision-language model folder)"
         )
-    from c3render.engines.vision.embedded import EmbeddedAnalyzer
-
     return EmbeddedAnalyzer(settings)

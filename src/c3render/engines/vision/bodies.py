@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from c3render.images import downscale
+from c3render.media.images import downscale
 
 BODY_SIDE = 640
 VISIBLE = 0.5

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob, EngineResult
+from c3render.engines.vision.bodies import BodyFinder
 from c3render.engines.vision.describe import describe
+from c3render.engines.vision.faces import FaceFinder
+from c3render.engines.vision.ocr import TextReader
+from c3render.engines.vision.properties import measure
+from c3render.engines.vision.safety import SafetyChecker
 from c3render.errors import InputError
-from c3render.images import load_rgb
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.media.images import load_rgb
+from c3render.settings import Settings
+
+
+@dataclass
+class Detectors:
+    """The embedded analyzer's models, created once per engine process."""
+
+    faces: FaceFinder
+    bodies: BodyFinder
+    text: TextReader
+    safety: SafetyChecker
 
 
 class EmbeddedAnalyzer:
@@ -23,39 +39,28 @@ class EmbeddedAnalyzer:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
-        self._faces: Any = None
-        self._bodies: Any = None
-        self._text: Any = None
-        self._safety: Any = None
+        self._detectors: Detectors | None = None
 
     def load(self) -> None:
         """Create every detector once (their models ship inside the wheels)."""
-        from c3render.engines.vision.bodies import BodyFinder
-        from c3render.engines.vision.faces import FaceFinder
-        from c3render.engines.vision.ocr import TextReader
-        from c3render.engines.vision.safety import SafetyChecker
-
-        self._faces = FaceFinder()
-        self._bodies = BodyFinder()
-        self._text = TextReader()
-        self._safety = SafetyChecker()
+        self._detectors = Detectors(FaceFinder(), BodyFinder(), TextReader(), SafetyChecker())
 
     def analyze(self, rgb: np.ndarray, path: Path | None = None) -> dict[str, Any]:
         """Every finding about an upright RGB image, as a JSON-able dict."""
-        from c3render.engines.vision.properties import measure
-
-        if self._faces is None:
+        if self._detectors is None:
             self.load()
-        faces = self._faces.find(rgb)
-        person = self._bodies.pose(rgb)
+        assert self._detectors is not None
+        found = self._detectors
+        faces = found.faces.find(rgb)
+        person = found.bodies.pose(rgb)
         return {
             "image": measure(rgb, path),
             "faces": faces,
             "person": person,
             "people_count": max(len(faces), 1 if person else 0),
-            "hands": self._bodies.hands(rgb),
-            "text": self._text.read(rgb),
-            "safety": self._safety.check(rgb),
+            "hands": found.bodies.hands(rgb),
+            "text": found.text.read(rgb),
+            "safety": found.safety.check(rgb),
         }
 
     def run(self, job: EngineJob) -> EngineResult:

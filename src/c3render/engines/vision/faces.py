@@ -1,7 +1,8 @@
 """Faces with mediapipe: detection boxes, head pose and expression cues from the face mesh.
 
-Head pose and expressions are read from landmark geometry (MediaPipe face mesh indices),
-not from a trained classifier: they are cues, reported with the ratios they came from.
+Head pose and expressions are read from landmark geometry (the indices of
+``engines/face_mesh.py``), not from a trained classifier: they are cues, reported with the
+ratios they came from.
 """
 
 from __future__ import annotations
@@ -11,18 +12,29 @@ from typing import Any
 
 import numpy as np
 
-from c3render.images import downscale
+from c3render.engines.face_mesh import (
+    EYE_BOTTOM_L,
+    EYE_BOTTOM_R,
+    EYE_INNER_L,
+    EYE_INNER_R,
+    EYE_OUTER_L,
+    EYE_OUTER_R,
+    EYE_TOP_L,
+    EYE_TOP_R,
+    LIP_BOTTOM,
+    LIP_TOP,
+    NOSE_TIP,
+    FaceBox,
+    FaceMesh,
+)
+from c3render.engines.face_mesh import MOUTH_LEFT as MOUTH_L
+from c3render.engines.face_mesh import MOUTH_RIGHT as MOUTH_R
+from c3render.media.images import downscale
 
 FACE_SIDE = 640
 """Faces are looked for on a copy with this longest side; boxes are scaled back."""
-CROP_SIDE = 384
 MESH_FACES = 10
 """Head pose and expression are read for at most this many faces (the largest)."""
-
-# Face mesh landmark indices (image left = the subject's right).
-EYE_OUTER_R, EYE_INNER_R, EYE_TOP_R, EYE_BOTTOM_R = 33, 133, 159, 145
-EYE_OUTER_L, EYE_INNER_L, EYE_TOP_L, EYE_BOTTOM_L = 263, 362, 386, 374
-NOSE_TIP, LIP_TOP, LIP_BOTTOM, MOUTH_R, MOUTH_L = 1, 13, 14, 61, 291
 
 TURN_DEGREES = 20.0
 TILT_DEGREES = 15.0
@@ -107,74 +119,40 @@ class FaceFinder:
     """MediaPipe face detection (full range, for count and boxes) plus the face mesh."""
 
     def __init__(self) -> None:
-        import mediapipe as mp
-
-        self._detector = mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=0.5
-        )
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=True,
-            min_detection_confidence=0.5,
-        )
+        self._mesh = FaceMesh(max_faces=1, detectors=(1,))
 
     def find(self, rgb: np.ndarray) -> list[dict[str, Any]]:
         """Faces in an RGB image, largest first, boxes in the image's own pixels.
 
-        The mesh runs on a crop around each detected face (its own detector misses small
+        The mesh runs on a window around each detected face (its own detector misses small
         faces in wide pictures); with no detection it gets the whole picture as a fallback.
         """
         small, scale = downscale(rgb, FACE_SIDE)
         small = np.ascontiguousarray(small)
-        height, width = small.shape[:2]
-        faces = [_detection(d, width, height, scale)
-                 for d in self._detector.process(small).detections or []]
-        faces.sort(key=lambda face: face["box"][2] * face["box"][3], reverse=True)
-        for face in faces[:MESH_FACES]:
-            points = self._mesh_in(rgb, _crop_around(face["box"], rgb.shape))
-            if points is not None:
-                face.update(head=head_pose(points), expression=expression(points))
+        boxes = sorted(self._mesh.boxes(small), key=lambda b: b.width * b.height, reverse=True)
+        faces = [_face(box, small.shape, scale) for box in boxes]
+        for face, box in zip(faces[:MESH_FACES], boxes):
+            found = self._mesh.landmarks_around(rgb, _scaled(box, scale))
+            if found:
+                face.update(head=head_pose(found[0]), expression=expression(found[0]))
         if not faces:
-            for marks in self._mesh.process(small).multi_face_landmarks or []:
-                _attach(faces, _pixels(marks, (0, 0, width, height)), scale)
+            for points in self._mesh.landmarks(small):
+                _attach(faces, points, scale)
         return faces
 
-    def _mesh_in(self, rgb: np.ndarray, crop: tuple[int, int, int, int]) -> np.ndarray | None:
-        """Mesh landmarks (original pixels) of the face in ``crop`` = (x0, y0, x1, y1)."""
-        x0, y0, x1, y1 = crop
-        patch, patch_scale = downscale(rgb[y0:y1, x0:x1], CROP_SIDE)
-        found = self._mesh.process(np.ascontiguousarray(patch)).multi_face_landmarks
-        if not found:
-            return None
-        points = _pixels(found[0], (0, 0, patch.shape[1], patch.shape[0])) / patch_scale
-        points[:, 0] += x0
-        points[:, 1] += y0
-        return points
+
+def _scaled(box: FaceBox, scale: float) -> FaceBox:
+    """A box found on the downscaled copy, in the original image's pixels."""
+    return FaceBox(box.x / scale, box.y / scale, box.width / scale, box.height / scale, box.score)
 
 
-def _pixels(marks: Any, frame: tuple[int, int, int, int]) -> np.ndarray:
-    """Normalised landmarks to (x, y, z) pixels of a frame (x0, y0, width, height)."""
-    x0, y0, width, height = frame
-    return np.array([(x0 + p.x * width, y0 + p.y * height, p.z * width) for p in marks.landmark])
-
-
-def _crop_around(box: list[int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """A square twice the face's size around it, inside the image."""
-    x, y, w, h = box
-    half = max(w, h)
-    cx, cy = x + w / 2, y + h / 2
-    x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
-    return x0, y0, min(shape[1], int(cx + half)), min(shape[0], int(cy + half))
-
-
-def _detection(detection: Any, width: int, height: int, scale: float) -> dict[str, Any]:
-    box = detection.location_data.relative_bounding_box
-    x, y = max(0.0, box.xmin * width), max(0.0, box.ymin * height)
-    w = min(width, (box.xmin + box.width) * width) - x
-    h = min(height, (box.ymin + box.height) * height) - y
-    return {
-        "box": [round(v / scale) for v in (x, y, w, h)],
-        "score": round(float(detection.score[0]), 3),
-    }
+def _face(box: FaceBox, shape: tuple[int, ...], scale: float) -> dict[str, Any]:
+    """The analysis entry of a detected face: its box (clipped to the image) and score."""
+    height, width = shape[:2]
+    x, y = max(0.0, box.x), max(0.0, box.y)
+    w = min(width, box.x + box.width) - x
+    h = min(height, box.y + box.height) - y
+    return {"box": [round(v / scale) for v in (x, y, w, h)], "score": round(box.score, 3)}
 
 
 def _attach(faces: list[dict[str, Any]], points: np.ndarray, scale: float) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from c3render.images import downscale
+from c3render.media.images import downscale
 
 OCR_SIDE = 1280
 """Text is read on a copy with this longest side; boxes are scaled back."""

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import ExifTags, Image
 
 from c3render.engines.vision.colours import band_colours, dominant_colours, thumbnail
-from c3render.images import downscale
+from c3render.media.images import downscale
 
 SHARPNESS_SIDE = 800
 """Sharpness is measured at this size, so it describes the picture as seen, not its pixel count."""

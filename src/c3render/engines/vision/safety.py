@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from c3render.images import downscale
+from c3render.media.images import downscale
 
 SAFETY_SIDE = 960
 MIN_SCORE = 0.45

@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from c3render.config import Settings
 from c3render.engines.base import EngineJob, EngineResult
 from c3render.errors import EngineUnavailable, InputError, JobError
-from c3render.images import open_image
-from c3render.models import JobType
+from c3render.job import JobType
+from c3render.media.images import open_image
+from c3render.settings import Settings
 
 CAPTION_PROMPT = "Describe this image in two or three sentences."
 MAX_NEW_TOKENS = 200

@@ -1,0 +1,37 @@
+"""The status document of a job (``GET /status``, ``GET /jobs``, ``POST /job``).
+
+The result document, shared with the webhook body, is ``delivery.documents``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from c3render.job import Job
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def status_document(job: Job, queue_position: int | None = None) -> dict[str, Any]:
+    """The status document: the contract's id/status/error plus additions."""
+    doc: dict[str, Any] = {"id": job.id, "status": job.status.value}
+    if job.error:
+        doc["error"] = job.error
+    doc.update(
+        type=job.type.value,
+        created_at=_iso(job.created_at),
+        started_at=_iso(job.started_at),
+        finished_at=_iso(job.finished_at),
+        progress=round(job.progress, 3),
+        attempts=job.attempts,
+    )
+    if queue_position is not None:
+        doc["queue_position"] = queue_position
+    if job.webhook:
+        doc["webhook"] = job.webhook
+    return doc

@@ -1,0 +1,140 @@
+"""Job endpoints: submit (/csm, /portrait, /whisper, /analyze), status, result, control, list."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from c3render.api.documents import status_document
+from c3render.api.schemas import REQUEST_SCHEMAS, ControlRequest
+from c3render.api.services import base_url, services
+from c3render.api.validation import parse, read_json_body
+from c3render.delivery.documents import result_document
+from c3render.errors import RequestError
+from c3render.job import INPUT_FIELDS, Job, JobStatus, JobType
+from c3render.media import subtitles
+
+jobs_bp = Blueprint("jobs", __name__)
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _submit(job_type: JobType) -> tuple[Response, int]:
+    job_request = parse(REQUEST_SCHEMAS[job_type], read_json_body())
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise RequestError("Idempotency-Key: must be 1 to 255 characters", "Idempotency-Key")
+    store = services().store
+    job_id, created = store.submit(job_type, job_request, key)
+    status = JobStatus.QUEUED.value if created else store.find(job_id).status.value
+    return jsonify({"id": job_id, "status": status}), 200
+
+
+def _make_submit_view(job_type: JobType) -> None:
+    def view() -> tuple[Response, int]:
+        return _submit(job_type)
+
+    view.__name__ = f"submit_{job_type.value}"
+    view.__doc__ = f"POST /{job_type.value}: validate and queue a {job_type.value} job."
+    jobs_bp.add_url_rule(f"/{job_type.value}", view_func=view, methods=["POST"])
+
+
+for _job_type in JobType:
+    _make_submit_view(_job_type)
+
+
+def _load(job_id: str) -> Job:
+    if not _UUID.match(job_id):
+        raise RequestError(f"id: {job_id!r} is not a valid job id (a UUID)", "id")
+    return services().store.find(job_id)
+
+
+@jobs_bp.get("/status/<job_id>")
+def status(job_id: str) -> Response:
+    """GET /status/{id}: the job's status document."""
+    job = _load(job_id)
+    return jsonify(status_document(job, services().store.queue_position(job)))
+
+
+@jobs_bp.get("/result/<job_id>")
+def result(job_id: str) -> tuple[Response, int] | Response:
+    """GET /result/{id}: result_url or text; ``?format=srt|vtt`` for a transcript's subtitles."""
+    job = _load(job_id)
+    if not job.status.is_final:
+        return jsonify({"error": "Job not completed", "status": job.status.value}), 400
+    wanted = request.args.get("format", "json")
+    if wanted in ("srt", "vtt") and job.status is JobStatus.SUCCESS:
+        return _subtitles(job, wanted)
+    if wanted != "json":
+        raise RequestError("format: must be one of json, srt, vtt", "format")
+    return jsonify(result_document(job, services().storage, base_url()))
+
+
+def _subtitles(job: Job, wanted: str) -> Response:
+    segments = job.result.get("extra", {}).get("segments")
+    if segments is None:
+        raise RequestError(f"format: {wanted} is only available for /whisper results", "format")
+    body = subtitles.to_srt(segments) if wanted == "srt" else subtitles.to_vtt(segments)
+    mimetype = "application/x-subrip" if wanted == "srt" else "text/vtt"
+    return Response(body, mimetype=f"{mimetype}; charset=utf-8")
+
+
+@jobs_bp.post("/job/<job_id>")
+def control(job_id: str) -> Response:
+    """POST /job/{id}: mark a job cancelled, timed_out or failed; optionally remove its data."""
+    command = parse(ControlRequest, read_json_body())
+    job = _load(job_id)
+    svc = services()
+    new_status = JobStatus(command.status)
+    default_error = {"cancelled": "cancelled by request", "timed_out": "timed out by request"}
+    error = command.error or default_error.get(command.status, "failed by request")
+    if not (command.remove_data and job.status.is_final):
+        svc.store.end(job, new_status, error)
+    if command.remove_data:
+        _remove_data(job)
+    return jsonify(status_document(svc.store.find(job.id)))
+
+
+def _remove_data(job: Job) -> None:
+    storage = services().storage
+    storage.delete_prefix(f"results/{job.id}/")
+    for field in INPUT_FIELDS[job.type]:
+        url = job.params.get(field)
+        key = storage.key_for_url(url) if url else None
+        if key and key.startswith("uploads/"):
+            storage.delete_prefix(key)
+
+
+@jobs_bp.get("/jobs")
+def list_jobs() -> Response:
+    """GET /jobs?status=&type=&limit=&offset=: newest jobs first, for dashboards."""
+    job_type = _enum_arg(JobType, "type")
+    job_status = _enum_arg(JobStatus, "status")
+    limit = _int_arg("limit", 50, 1, 500)
+    offset = _int_arg("offset", 0, 0, 10_000)
+    jobs = services().store.list_jobs(job_type, job_status, limit, offset)
+    return jsonify(
+        {"jobs": [status_document(job) for job in jobs], "limit": limit, "offset": offset}
+    )
+
+
+def _enum_arg(enum: Any, name: str) -> Any:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in enum)
+        raise RequestError(f"{name}: must be one of {choices}", name) from None
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise RequestError(f"{name}: must be an integer from {low} to {high}", name)
+    return int(raw)

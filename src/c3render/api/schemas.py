@@ -1,0 +1,150 @@
+"""The request schemas of the public API (pydantic), validated straight from the raw body.
+
+The schemas follow CONTRACT.md exactly (fields, defaults, bounds); anything beyond it is
+an addition that old clients do not notice. Unknown fields are ignored, as the original
+service ignored them. A validated request is a ``job.JobSpec`` the queue can store.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    model_validator,
+)
+
+from c3render.job import JobType
+
+# --- field types ------------------------------------------------------------------
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http or https URL")
+    return value
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+HttpUrl = Annotated[str, Field(strict=True, max_length=4096), AfterValidator(_http_url)]
+NonBlank = Annotated[str, Field(strict=True, max_length=100_000), AfterValidator(_non_blank)]
+StrictNumber = Annotated[float, Field(strict=True)]
+
+
+def _voice_alias(value: Any) -> Any:
+    return "random" if value == "random_voice" else value
+
+
+_LANGUAGE = re.compile(r"^[A-Za-z]{0,32}([-_][A-Za-z]{2,8})?$")
+
+
+def _language(value: str) -> str:
+    if not _LANGUAGE.match(value):
+        raise ValueError("must be a language code such as 'en' or 'de', or empty to detect")
+    return value.lower()
+
+
+_COMMON_FIELDS: set[str] = {"notify_url", "max_time", "complete_in"}
+
+
+class JobRequest(BaseModel):
+    """Fields common to every job (CONTRACT.md, "Common to every job")."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    notify_url: HttpUrl | None = None
+    max_time: StrictInt = Field(1200, ge=60, le=7200)
+    complete_in: StrictInt = Field(3600, ge=60, le=86400)
+
+    def params(self) -> dict[str, Any]:
+        """The engine's parameters: every field but the common ones, with defaults filled in."""
+        return self.model_dump(exclude=_COMMON_FIELDS)
+
+    def params_json(self) -> str:
+        """``params()`` as JSON (serialised by pydantic's core, without a dict in between)."""
+        return self.model_dump_json(exclude=_COMMON_FIELDS)
+
+
+class CsmRequest(JobRequest):
+    """POST /csm — text to speech."""
+
+    text: NonBlank | None = None
+    monologue: list[NonBlank] | None = Field(None, min_length=1, max_length=1000)
+    voice: Annotated[
+        Literal["random", "conversational_a", "conversational_b", "clone"],
+        BeforeValidator(_voice_alias),
+    ] = "random"
+    reference_audio_url: HttpUrl | None = None
+    reference_text: NonBlank | None = None
+    temperature: StrictNumber = Field(0.9, ge=0, le=2)
+    topk: StrictInt = Field(50, ge=1, le=100)
+    max_audio_length: StrictInt = Field(10000, ge=1000, le=30000)
+    pause_duration: StrictInt = Field(150, ge=0, le=500)
+    # addition: output container; the original produced MP3
+    format: Literal["mp3", "wav", "ogg"] = "mp3"
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> CsmRequest:
+        if (self.text is None) == (self.monologue is None):
+            raise ValueError("text: give exactly one of text or monologue")
+        if self.voice == "clone":
+            if self.reference_audio_url is None:
+                raise ValueError("reference_audio_url: required when voice is clone")
+            if self.reference_text is None:
+                raise ValueError("reference_text: required when voice is clone")
+        return self
+
+
+class PortraitRequest(JobRequest):
+    """POST /portrait — talking portrait video."""
+
+    image_url: HttpUrl
+    audio_url: HttpUrl
+
+
+class WhisperRequest(JobRequest):
+    """POST /whisper — speech to text."""
+
+    audio_url: HttpUrl
+    model: Literal["tiny", "base", "small", "medium", "large", "large-v2", "large-v3"] = "medium"
+    task: Literal["transcribe", "translate"] = "transcribe"
+    language: Annotated[str, Field(strict=True, max_length=40), AfterValidator(_language)] = ""
+
+
+class AnalyzeRequest(JobRequest):
+    """POST /analyze — image analysis."""
+
+    image_url: HttpUrl
+    # addition: a question for a vision-language model; the embedded engine notes it
+    prompt: Annotated[str, Field(strict=True, max_length=2000)] | None = None
+
+
+REQUEST_SCHEMAS: dict[JobType, type[JobRequest]] = {
+    JobType.CSM: CsmRequest,
+    JobType.PORTRAIT: PortraitRequest,
+    JobType.WHISPER: WhisperRequest,
+    JobType.ANALYZE: AnalyzeRequest,
+}
+
+
+class ControlRequest(BaseModel):
+    """POST /job/{id} — mark a job cancelled, timed out or failed."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    status: Literal["cancelled", "timed_out", "failed"]
+    error: Annotated[str, Field(strict=True, max_length=10_000)] | None = None
+    remove_data: Annotated[bool, Field(strict=True)] = False

@@ -1,0 +1,107 @@
+"""A small Python client for the C3 Render API (used by the CLI and the tests).
+
+Local file paths are accepted wherever a job takes a URL: they are uploaded first
+(``POST /uploads``) and the signed link is sent instead.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+from typing import Any
+
+import requests
+
+from c3render.job import INPUT_FIELDS, JobType
+
+
+class ApiError(Exception):
+    """The API answered an error; ``status`` is the HTTP status, the message its ``error``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class Client:
+    """Talks to one C3 Render API."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.headers = {"X-C3-RENDER-KEY": api_key} if api_key else {}
+        """Sent to the API only, never to the hosts result links point at (S3, a CDN)."""
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        response = self.session.request(
+            method, self.base_url + path, timeout=kwargs.pop("timeout", self.timeout),
+            headers=headers, **kwargs,
+        )
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("error", response.text)
+            except ValueError:
+                message = response.text
+            raise ApiError(response.status_code, message)
+        return response.json()
+
+    def health(self) -> dict[str, Any]:
+        """GET /."""
+        return self._call("GET", "/")  # type: ignore[no-any-return]
+
+    def upload(self, path: Path) -> str:
+        """Upload a local file; return its signed URL."""
+        with path.open("rb") as handle:
+            reply = self._call("POST", "/uploads", files={"file": (path.name, handle)}, timeout=600)
+        return str(reply["url"])
+
+    def submit(
+        self, job_type: JobType | str, fields: dict[str, Any], idempotency_key: str | None = None
+    ) -> str:
+        """Submit a job (uploading local paths in URL fields first); return its id."""
+        job_type = JobType(job_type)
+        body = dict(fields)
+        for name in INPUT_FIELDS[job_type]:
+            value = body.get(name)
+            if isinstance(value, (str, Path)) and not str(value).startswith(("http://", "https://")):
+                body[name] = self.upload(Path(value).expanduser())
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return str(self._call("POST", f"/{job_type.value}", json=body, headers=headers)["id"])
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        """GET /status/{id}."""
+        return self._call("GET", f"/status/{job_id}")  # type: ignore[no-any-return]
+
+    def result(self, job_id: str) -> dict[str, Any]:
+        """GET /result/{id} (raises ApiError 400 while the job is not finished)."""
+        return self._call("GET", f"/result/{job_id}")  # type: ignore[no-any-return]
+
+    def cancel(self, job_id: str, remove_data: bool = False) -> dict[str, Any]:
+        """POST /job/{id} with status cancelled."""
+        body = {"status": "cancelled", "remove_data": remove_data}
+        return self._call("POST", f"/job/{job_id}", json=body)  # type: ignore[no-any-return]
+
+    def wait(self, job_id: str, timeout: float = 600.0, interval: float = 0.5) -> dict[str, Any]:
+        """Poll until the job ends; return its status document."""
+        deadline = time.monotonic() + timeout
+        while True:
+            doc = self.status(job_id)
+            if doc["status"] not in ("queued", "running"):
+                return doc
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {doc['status']} after {timeout} s")
+            time.sleep(interval)
+
+    def download(self, url: str, dest: Path) -> Path:
+        """Save a result link to ``dest``."""
+        same_api = urlsplit(url)[:2] == urlsplit(self.base_url)[:2]
+        headers = self.headers if same_api else {}
+        with self.session.get(url, stream=True, timeout=self.timeout, headers=headers) as response:
+            response.raise_for_status()
+            with dest.open("wb") as handle:
+                for chunk in response.iter_content(1 << 16):
+                    handle.write(chunk)
+        return dest

@@ -1,0 +1,91 @@
+"""Starting the processes of a local installation: redis-server, the API server, a worker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+from c3render.errors import ConfigError
+from c3render.settings import Settings
+
+WSGI_APP = "c3render.wsgi:app"
+
+
+def api_command(settings: Settings) -> list[str]:
+    """The command line of the production API server chosen by ``C3_API_SERVER``."""
+    host, port = settings.api_host, str(settings.api_port)
+    workers, threads = str(settings.api_workers), str(settings.api_threads)
+    if settings.api_server == "granian":
+        return [
+            sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host,
+            "--port", port, "--workers", workers, "--blocking-threads", threads,
+            "--no-ws", WSGI_APP,
+        ]
+    return [
+        sys.executable, "-m", "gunicorn", "--workers", workers, "--threads", threads,
+        "--bind", f"{host}:{port}", "--access-logfile", "-", WSGI_APP,
+    ]
+
+
+def redis_reachable(url: str) -> bool:
+    """True when a Redis server answers PING at ``url``."""
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def start_redis(settings: Settings) -> subprocess.Popen[bytes]:
+    """Start our own ``redis-server`` with an append-only file under the data directory."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ConfigError(
+            f"no Redis answers at {settings.redis_dsn} and redis-server is not installed; "
+            "run scripts/setup.sh or set C3_REDIS_URL"
+        )
+    directory = Path(settings.data_dir, "redis").resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [
+            binary, "--port", str(settings.redis_port), "--bind", "127.0.0.1",
+            "--dir", str(directory), "--appendonly", "yes", "--appendfsync", "everysec",
+            "--save", "", "--logfile", str(directory / "redis.log"),
+        ],
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if redis_reachable(settings.redis_dsn):
+            return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    raise ConfigError(f"redis-server did not start; see {directory / 'redis.log'}")
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """Environment for child processes: the same settings, with Redis pinned."""
+    env = dict(os.environ)
+    env["C3_REDIS_URL"] = settings.redis_dsn
+    env["C3_DATA_DIR"] = str(Path(settings.data_dir).resolve())
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]], timeout: float = 30.0) -> None:
+    """SIGTERM each process (in the order given) and wait; SIGKILL stragglers."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -1,0 +1,32 @@
+"""The documents a finished job answers with: ``GET /result/{id}`` and the webhook payload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from c3render.job import Job, JobStatus
+from c3render.storage import Storage
+
+
+def result_document(job: Job, storage: Storage, base_url: str) -> dict[str, Any]:
+    """``{"id", "status", "result_url" | "text", ...additions}``, plus ``error`` when it failed.
+
+    ``result_url`` is a fresh signed link (its lifetime is ``C3_LINK_SECONDS``); the
+    additions an engine reported (duration, language, segments, analysis, ...) follow.
+    """
+    doc: dict[str, Any] = {"id": job.id, "status": job.status.value}
+    if job.status is JobStatus.SUCCESS:
+        key = job.result.get("file_key")
+        if key:
+            doc["result_url"] = storage.link(key, base_url)
+        if "text" in job.result:
+            doc["text"] = job.result["text"]
+        doc.update(job.result.get("extra", {}))
+    if job.error:
+        doc["error"] = job.error
+    return doc
+
+
+def webhook_payload(job: Job, storage: Storage, base_url: str) -> dict[str, Any]:
+    """The contract's webhook body for a job in an end state (same shape as the result)."""
+    return result_document(job, storage, base_url)

@@ -1,0 +1,67 @@
+"""Every Redis key name the service uses, in one place.
+
+Keys that one Lua script touches share a hash tag — the job type in braces — so the same
+scripts run unchanged on Redis Cluster or Valkey. Keys without a tag are only ever used
+by single commands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from c3render.job import JobType
+
+PREFIX = "c3"
+GROUP = "workers"
+"""The consumer group every worker reads the job streams with."""
+
+
+def _tag(job_type: JobType | str) -> str:
+    value = job_type.value if isinstance(job_type, JobType) else job_type
+    return f"{PREFIX}:{{{value}}}"
+
+
+def job(job_type: JobType | str, job_id: str) -> str:
+    """Hash with the job's status, request, timestamps, attempts, progress, result, error."""
+    return f"{_tag(job_type)}:job:{job_id}"
+
+
+def queue(job_type: JobType | str) -> str:
+    """Stream of job ids waiting for (or held by) a worker, read by consumer group ``GROUP``."""
+    return f"{_tag(job_type)}:queue"
+
+
+def dead_letters(job_type: JobType | str) -> str:
+    """Stream of jobs that failed because their workers died too often."""
+    return f"{_tag(job_type)}:dead"
+
+
+def index(job_type: JobType | str) -> str:
+    """Sorted set of job ids by creation time, for ``GET /jobs`` and retention."""
+    return f"{_tag(job_type)}:jobs"
+
+
+def idempotency(job_type: JobType | str, key: str) -> str:
+    """String holding the job id submitted with an ``Idempotency-Key`` header."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"{_tag(job_type)}:idem:{digest}"
+
+
+def outbox(job_type: JobType | str) -> str:
+    """Sorted set of webhook deliveries (member: job id) scored by when they are due."""
+    return f"{_tag(job_type)}:webhooks"
+
+
+def worker(worker_id: str) -> str:
+    """String with a live worker's description; expires unless the worker heartbeats."""
+    return f"{PREFIX}:worker:{worker_id}"
+
+
+def worker_pattern() -> str:
+    """SCAN pattern matching every live worker key."""
+    return f"{PREFIX}:worker:*"
+
+
+def upload(upload_id: str) -> str:
+    """Hash describing an uploaded file (storage key, size, media type)."""
+    return f"{PREFIX}:upload:{upload_id}"

@@ -1,0 +1,158 @@
+"""The job store: what the API does with jobs (submit, find, end, list, count).
+
+The job hash (``keys.job``) is the truth. Each status change is one compare-and-set
+script (``scripts.py``), so a late worker can never overwrite a cancel or a timeout, and
+a job ends exactly once. The queue of each job type is a Redis stream read by the
+consumer group ``keys.GROUP``; an entry leaves the stream (XACK + XDEL) only in the same
+script that writes the job's end state. The worker's side of the same scripts is
+``leases.Leases``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import redis
+
+from c3render.errors import Conflict, NotFound
+from c3render.job import Job, JobSpec, JobStatus, JobType
+from c3render.queue import keys, listing
+from c3render.queue.scripts import Scripts
+from c3render.settings import Settings
+
+JOB_TYPES = tuple(JobType)
+POSITION_LIMIT = 1000
+"""queue_position counts at most this many waiting jobs ahead."""
+
+
+def ensure_groups(client: redis.Redis, job_types: tuple[JobType, ...] = JOB_TYPES) -> None:
+    """Create each queue stream and its consumer group if missing (idempotent)."""
+    for job_type in job_types:
+        try:
+            client.xgroup_create(keys.queue(job_type), keys.GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+
+class JobStore:
+    """Submit, read, end and list jobs (one Redis, any number of processes)."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.redis = client
+        self.settings = settings
+        self.scripts = Scripts(client)
+
+    def ensure_groups(self, job_types: tuple[JobType, ...] = JOB_TYPES) -> None:
+        """Create each queue stream and its consumer group if missing (idempotent)."""
+        ensure_groups(self.redis, job_types)
+
+    def submit(
+        self, job_type: JobType, spec: JobSpec, idempotency_key: str | None = None
+    ) -> tuple[str, bool]:
+        """Store and queue a new job in one round trip; return (id, created).
+
+        With an ``idempotency_key`` seen before for this job type, the earlier job's id is
+        returned and nothing is created.
+        """
+        job_id = str(uuid.uuid4())
+        now = time.time()
+        ttl = spec.complete_in + self.settings.retention_seconds
+        job_key = keys.job(job_type, job_id)
+        if idempotency_key is None:
+            idempotency, has_key = job_key, "0"
+        else:
+            idempotency, has_key = keys.idempotency(job_type, idempotency_key), "1"
+        result = self.scripts.submit(
+            keys=[job_key, keys.queue(job_type), keys.index(job_type), idempotency],
+            args=[
+                job_id, repr(now), ttl, has_key, job_type.value, spec.params_json(),
+                spec.notify_url or "", repr(now + spec.complete_in), spec.max_time,
+            ],
+        )
+        return str(result[0]), bool(int(result[1]))
+
+    def find(self, job_id: str) -> Job:
+        """The job with ``job_id`` (any type); ``NotFound`` when there is none.
+
+        A queued job past its complete_in deadline is ended (timed_out) on the way.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        for job_type in JOB_TYPES:
+            pipe.hgetall(keys.job(job_type, job_id))
+        for data in pipe.execute():
+            if data and "status" in data:
+                return self.current(Job.from_hash(data))
+        raise NotFound(f"no job with id {job_id}")
+
+    def queue_position(self, job: Job) -> int | None:
+        """How many jobs of the same type wait ahead of a queued job (None if not queued).
+
+        Counted up to ``POSITION_LIMIT``: a status poll must stay cheap however long the
+        queue, so a job further back reads as ``POSITION_LIMIT``.
+        """
+        if job.status is not JobStatus.QUEUED or not job.entry:
+            return None
+        return int(self.scripts.position(
+            keys=[keys.queue(job.type)], args=[keys.GROUP, job.entry, POSITION_LIMIT]
+        ))
+
+    def end(self, job: Job, status: JobStatus, error: str) -> JobStatus:
+        """Mark a queued or running job ``status`` (cancelled, failed, timed_out).
+
+        Returns the status it had. Raises ``Conflict`` when the job already ended.
+        """
+        verdict, previous = self._run_end(job, status, error, only_expire=False)
+        if verdict == "missing":
+            raise NotFound(f"no job with id {job.id}")
+        if verdict == "ended":
+            raise Conflict(f"job {job.id} already ended ({previous})")
+        return JobStatus(previous)
+
+    def current(self, job: Job) -> Job:
+        """``job``, ended first (timed_out) if it is still queued past its complete_in deadline."""
+        if job.status is not JobStatus.QUEUED or time.time() <= job.deadline:
+            return job
+        self._run_end(
+            job, JobStatus.TIMED_OUT,
+            "the job was not started before its complete_in deadline", only_expire=True,
+        )
+        return Job.from_hash(self.redis.hgetall(keys.job(job.type, job.id)))
+
+    def _run_end(
+        self, job: Job, status: JobStatus, error: str, only_expire: bool
+    ) -> tuple[str, str]:
+        verdict, previous = self.scripts.end(
+            keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type)],
+            args=[
+                job.id, status.value, error, time.time(), self.settings.retention_seconds,
+                keys.GROUP, "1" if only_expire else "0",
+            ],
+        )
+        return str(verdict), str(previous)
+
+    def list_jobs(
+        self,
+        job_type: JobType | None = None,
+        status: JobStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Newest jobs first, optionally of one type and/or status (for dashboards)."""
+        self.trim_indexes()
+        types = (job_type,) if job_type else JOB_TYPES
+        wanted = offset + limit
+        found: list[Job] = []
+        for each in types:
+            found.extend(listing.newest(self.redis, each, wanted, self.current, status))
+        found.sort(key=lambda job: job.created_at, reverse=True)
+        return found[offset:wanted]
+
+    def trim_indexes(self) -> None:
+        """Drop index entries of jobs older than any job can live (their hashes have expired)."""
+        listing.trim_indexes(self.redis, self.settings.retention_seconds, JOB_TYPES)
+
+    def queue_depths(self) -> dict[str, dict[str, int]]:
+        """Per job type: entries waiting to be delivered and entries held by workers."""
+        return listing.queue_depths(self.redis, JOB_TYPES)

@@ -1,0 +1,187 @@
+"""Settings: one validated object read from the environment and a ``.env`` file.
+
+The contract's variables keep their names (REDIS_HOST, REDIS_PORT, FLASK_SECRET_KEY,
+API_HOST, API_PORT, with PORT as a fallback for API_PORT); everything we added is
+prefixed ``C3_``. ``load_settings()`` turns a bad value into one ``ConfigError`` line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+from c3render.errors import ConfigError
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _split_pairs(value: Any) -> Any:
+    """``"a=x,b=y"`` → ``{"a": "x", "b": "y"}``."""
+    if isinstance(value, str):
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError("expected name=value pairs separated by commas")
+        return {name.strip(): target.strip() for name, target in pairs}
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. See ``env.sample`` for a commented list."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="C3_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # --- the contract's variables ----------------------------------------------
+    redis_host: str = Field("localhost", validation_alias=AliasChoices("REDIS_HOST"))
+    redis_port: int = Field(6379, ge=1, le=65535, validation_alias=AliasChoices("REDIS_PORT"))
+    flask_secret_key: str | None = Field(
+        None, validation_alias=AliasChoices("FLASK_SECRET_KEY")
+    )
+    api_host: str = Field("0.0.0.0", validation_alias=AliasChoices("API_HOST"))
+    api_port: int = Field(5000, ge=1, le=65535, validation_alias=AliasChoices("API_PORT", "PORT"))
+
+    # --- Redis and the job store -------------------------------------------------
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("C3_REDIS_URL", "REDIS_URL"))
+    retention_seconds: int = Field(7 * 24 * 3600, ge=60)
+    max_deliveries: int = Field(3, ge=1, le=100)
+    heartbeat_seconds: float = Field(2.0, gt=0, le=60)
+    reclaim_idle_seconds: float = Field(8.0, gt=0)
+    shutdown_grace_seconds: float = Field(20.0, ge=0)
+    engine_idle_seconds: float = Field(1800.0, gt=0)
+
+    # --- the API -----------------------------------------------------------------
+    api_keys: CommaList = Field(default_factory=list)
+    cors_origins: CommaList = Field(default_factory=lambda: ["*"])
+    max_request_bytes: int = Field(1_000_000, ge=1024)
+    public_url: str | None = None
+    api_server: Literal["granian", "gunicorn"] = "granian"
+    api_workers: int = Field(2, ge=1, le=64)
+    api_threads: int = Field(4, ge=1, le=256)
+
+    # --- files: data directory, inputs, results, uploads -------------------------
+    data_dir: Path = Path("data")
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_prefix: str = ""
+    link_seconds: int = Field(7 * 24 * 3600, ge=60)
+    fetch_max_bytes: int = Field(200 * 1024 * 1024, ge=1024)
+    fetch_connect_timeout: float = Field(10.0, gt=0)
+    fetch_read_timeout: float = Field(60.0, gt=0)
+    fetch_max_redirects: int = Field(5, ge=0, le=20)
+    fetch_allow: CommaList = Field(default_factory=list)
+
+    # --- webhooks ----------------------------------------------------------------
+    webhook_secret: str | None = None
+    webhook_max_attempts: int = Field(6, ge=1, le=50)
+    webhook_backoff_seconds: float = Field(5.0, gt=0)
+    webhook_timeout: float = Field(10.0, gt=0)
+
+    # --- engines -----------------------------------------------------------------
+    engines: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    """Engine per job type as ``type=module:factory`` pairs, overriding the defaults."""
+    device: str = "cpu"
+    # speech to text
+    whisper_models: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    """Extra Whisper models as ``name=/path/to/ctranslate2-dir`` pairs (e.g. large-v3=...)."""
+    whisper_compute_type: str = "int8"
+    whisper_beam_size: int = Field(1, ge=1, le=10)
+    whisper_cpu_threads: int = Field(0, ge=0)
+    # text to speech
+    csm_model_dir: Path | None = None
+    # vision
+    vlm_model_dir: Path | None = None
+    # portrait
+    portrait_engine: Literal["embedded", "comfyui"] = "embedded"
+    portrait_size: int = Field(512, ge=64, le=2048)
+    portrait_max_audio_seconds: float = Field(300.0, gt=0)
+    comfyui_url: str | None = None
+    comfyui_workflow: Path | None = None
+
+    _split_lists = field_validator(
+        "api_keys", "cors_origins", "fetch_allow", mode="before"
+    )(_split_commas)
+    _split_maps = field_validator("engines", "whisper_models", mode="before")(_split_pairs)
+
+    @cached_property
+    def redis_dsn(self) -> str:
+        """The Redis URL to connect to: C3_REDIS_URL/REDIS_URL, else REDIS_HOST:REDIS_PORT."""
+        return self.redis_url or f"redis://{self.redis_host}:{self.redis_port}/0"
+
+    def link_base(self, request_base: str | None = None) -> str:
+        """The base URL of every link we hand out (the one place that decides it).
+
+        ``C3_PUBLIC_URL`` when set; else the URL the current request came in on; else,
+        outside a request (webhooks), this API's own host and port.
+        """
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if request_base:
+            return request_base.rstrip("/")
+        host = "localhost" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+        return f"http://{host}:{self.api_port}"
+
+    @cached_property
+    def secret_key(self) -> bytes:
+        """HMAC key for signed links: FLASK_SECRET_KEY, else one generated once per data dir."""
+        if self.flask_secret_key:
+            return self.flask_secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            _create_secret_file(path)
+        return path.read_text().strip().encode()
+
+
+def _create_secret_file(path: Path) -> None:
+    """Write a new random key to ``path`` unless another process wins the race.
+
+    The key is written to a private temporary file first and hard-linked into place, so
+    a reader never sees a half-written file and a concurrent winner is never overwritten.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        os.link(temp, path)
+    except FileExistsError:
+        pass  # another process created it first: use theirs
+    finally:
+        os.unlink(temp)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and ``.env``; raise ``ConfigError`` in one line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_env_name(err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    name = str(loc[0]).lower() if loc else "?"
+    contract = {"redis_host", "redis_port", "flask_secret_key", "api_host", "api_port"}
+    if name in contract or name.startswith("c3_"):
+        return name.upper()
+    return f"C3_{name.upper()}"

@@ -1,0 +1,69 @@
+"""The typed messages between a slot (supervisor side) and its engine process.
+
+Slot → engine: ``RunJob`` or ``Stop``. Engine → slot: ``Ready`` once the engine has
+loaded (or failed to), then per job any number of ``Progress`` and one ``Done`` or
+``Failed``. Every message about a job carries its ``run`` id, ``"{job id}/{attempt}"``,
+so a late message of one run can never be taken for another's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from c3render.job import JobType
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """Run one attempt of a job."""
+
+    id: str
+    type: JobType
+    params: dict[str, Any]
+    attempt: int
+
+    @property
+    def run(self) -> str:
+        """``"{job id}/{attempt}"``: tags every message about this run."""
+        return f"{self.id}/{self.attempt}"
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Exit after the current job (the engine unloads its models)."""
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The engine process is up; ``engine`` is its name, or None when it could not load."""
+
+    engine: str | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The run has done ``fraction`` (0..1) of its work."""
+
+    run: str
+    fraction: float
+
+
+@dataclass(frozen=True)
+class Done:
+    """The run succeeded; ``result`` is what the finish script stores (already uploaded)."""
+
+    run: str
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The run failed; ``error`` is the job's error message, written for people."""
+
+    run: str
+    error: str
+
+
+ToEngine = Union[RunJob, Stop]
+FromEngine = Union[Ready, Progress, Done, Failed]

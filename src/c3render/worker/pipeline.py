@@ -1,0 +1,88 @@
+"""One run of a job inside the engine process: fetch inputs → engine → store the result.
+
+Large files never cross the process pipe: inputs are downloaded here, into the run's
+private directory, and a media result is uploaded to storage from here; the slot only
+receives the small result document.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from c3render.engines.base import Engine, EngineJob, EngineResult, ProgressFn
+from c3render.errors import JobError
+from c3render.inputs.fetch import fetch_input
+from c3render.job import INPUT_FIELDS
+from c3render.settings import Settings
+from c3render.storage import Storage, create_storage
+from c3render.worker.messages import Done, Failed, RunJob
+
+log = logging.getLogger(__name__)
+
+
+def run_workdir(settings: Settings, job: RunJob) -> Path:
+    """The private directory of one run of a job (inputs, outputs), removed when it ends."""
+    return Path(settings.data_dir) / "work" / f"{job.id}-{job.attempt}"
+
+
+class JobPipeline:
+    """Runs jobs through one loaded engine (or explains why there is none)."""
+
+    def __init__(self, engine: Engine | None, unavailable: str | None, settings: Settings) -> None:
+        self.engine = engine
+        self.unavailable = unavailable
+        self.settings = settings
+
+    @cached_property
+    def storage(self) -> Storage:
+        """Result and upload storage, opened on first use (a job with no files needs none)."""
+        return create_storage(self.settings)
+
+    def run(self, job: RunJob, progress: ProgressFn) -> Done | Failed:
+        """Fetch the job's inputs, run the engine, store its result; never raises."""
+        workdir = run_workdir(self.settings, job)
+        try:
+            if self.engine is None:
+                raise JobError(self.unavailable or "no engine")
+            workdir.mkdir(parents=True, exist_ok=True)
+            engine_job = EngineJob(
+                id=job.id, type=job.type, params=job.params,
+                inputs=self._fetch_inputs(job, workdir), workdir=workdir, progress=progress,
+            )
+            return Done(job.run, self._store(self.engine.run(engine_job), job))
+        except JobError as exc:
+            return Failed(job.run, str(exc))
+        except Exception as exc:
+            log.exception("job %s failed in the engine", job.id)
+            message = f"internal error in the {job.type.value} engine: {type(exc).__name__}: {exc}"
+            return Failed(job.run, message)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _fetch_inputs(self, job: RunJob, workdir: Path) -> dict[str, Path]:
+        fields = {
+            name: kind for name, kind in INPUT_FIELDS[job.type].items() if job.params.get(name)
+        }
+        if not fields:
+            return {}
+        inputs_dir = workdir / "inputs"
+        inputs_dir.mkdir(exist_ok=True)
+        return {
+            name: fetch_input(job.params[name], inputs_dir, name, kind, self.settings, self.storage)
+            for name, kind in fields.items()
+        }
+
+    def _store(self, result: EngineResult, job: RunJob) -> dict[str, Any]:
+        stored: dict[str, Any] = {"extra": result.extra}
+        if result.text is not None:
+            stored["text"] = result.text
+        if result.file is not None:
+            key = f"results/{job.id}/{result.file.name}"
+            media_type = result.media_type or "application/octet-stream"
+            self.storage.put_file(key, result.file, media_type)
+            stored.update(file_key=key, media_type=media_type)
+        return stored
