@@ -87,6 +87,8 @@ class Job:
     error: str | None = None
     result: dict[str, Any] = field(default_factory=dict)
     webhook: dict[str, Any] | None = None
+    owner: str | None = None
+    """Who submitted it: the name of the API key, or None (no keys, or before owners)."""
 
     @classmethod
     def from_hash(cls, data: dict[str, str]) -> Job:
@@ -114,4 +116,5 @@ class Job:
             error=data.get("error") or None,
             result=json.loads(data.get("result") or "{}"),
             webhook=json.loads(data["webhook"]) if data.get("webhook") else None,
+            owner=data.get("owner") or None,
         )

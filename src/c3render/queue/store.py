@@ -49,12 +49,16 @@ class JobStore:
         ensure_groups(self.redis, job_types)
 
     def submit(
-        self, job_type: JobType, spec: JobSpec, idempotency_key: str | None = None
+        self,
+        job_type: JobType,
+        spec: JobSpec,
+        idempotency_key: str | None = None,
+        owner: str | None = None,
     ) -> tuple[str, bool]:
         """Store and queue a new job in one round trip; return (id, created).
 
         With an ``idempotency_key`` seen before for this job type, the earlier job's id is
-        returned and nothing is created.
+        returned and nothing is created. ``owner`` names who submitted it (an API key's name).
         """
         job_id = str(uuid.uuid4())
         now = time.time()
@@ -68,7 +72,7 @@ class JobStore:
             keys=[job_key, keys.queue(job_type), keys.index(job_type), idempotency],
             args=[
                 job_id, repr(now), ttl, has_key, job_type.value, spec.params_json(),
-                spec.notify_url or "", repr(now + spec.complete_in), spec.max_time,
+                spec.notify_url or "", repr(now + spec.complete_in), spec.max_time, owner or "",
             ],
         )
         return str(result[0]), bool(int(result[1]))
