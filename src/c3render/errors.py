@@ -66,6 +66,17 @@ class PayloadTooLarge(C3Error):
     http_status = 413
 
 
+class TooManyRequests(C3Error):
+    """The request is refused for now (a full queue, a rate limit); retry after ``retry_after``
+    seconds (HTTP 429 with a Retry-After header)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(C3Error):
     """Redis or storage cannot be reached (HTTP 503)."""
 
@@ -73,18 +84,44 @@ class ServiceUnavailable(C3Error):
 
 
 class JobError(C3Error):
-    """A job cannot be completed; the message becomes the job's ``error``."""
+    """A job cannot be completed; the message becomes the job's ``error``.
+
+    ``error_type`` is shown on the status document; ``retryable`` errors are retried with
+    backoff (up to ``C3_MAX_RETRIES``) because they may not happen again.
+    """
 
     http_status = 422
+    error_type = "engine"
+    retryable = False
 
 
 class InputError(JobError):
     """An input of the job (URL, file) is unreachable, too large, or not what it should be."""
 
+    error_type = "input"
+
+
+class InputUnavailable(InputError):
+    """An input's host did not answer usefully for now (5xx, 429, a timeout, a refused or
+    broken connection): the same request may work later."""
+
+    retryable = True
+
 
 class EngineUnavailable(JobError):
     """No engine is installed or configured for a job type; the message says what to do."""
 
+    error_type = "unavailable"
+
 
 class EngineCrashed(JobError):
-    """The engine process died while running a job."""
+    """The engine process died while running a job (out of memory, a segfault)."""
+
+    retryable = True
+
+
+class TransientError(JobError):
+    """A passing fault in the engine or a server it uses (GPU out of memory, ComfyUI away)."""
+
+    error_type = "transient"
+    retryable = True

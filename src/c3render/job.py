@@ -81,10 +81,23 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     attempts: int = 0
+    """Runs started, as the status document counts them (a hand-back is not counted)."""
+    run: int = 0
+    """The current run's number: it only grows, and fences every write of a run."""
+    failures: int = 0
+    """Runs that failed in a way that may pass (and were retried)."""
+    lost: int = 0
+    """Times the worker running it was lost (killed, frozen past its lease)."""
     progress: float = 0.0
     worker: str | None = None
     entry: str | None = None
     error: str | None = None
+    error_type: str | None = None
+    """What kind of error ended it: input, engine, unavailable, transient, timeout,
+    worker_lost, cancelled, requested."""
+    retry_at: float | None = None
+    """When a failed run will be retried (queued meanwhile)."""
+    last_error: str | None = None
     result: dict[str, Any] = field(default_factory=dict)
     webhook: dict[str, Any] | None = None
     owner: str | None = None
@@ -110,10 +123,16 @@ class Job:
             started_at=num("started_at"),
             finished_at=num("finished_at"),
             attempts=int(data.get("attempts") or 0),
+            run=int(data.get("run") or 0),
+            failures=int(data.get("failures") or 0),
+            lost=int(data.get("lost") or 0),
             progress=float(data.get("progress") or 0.0),
             worker=data.get("worker") or None,
             entry=data.get("entry") or None,
             error=data.get("error") or None,
+            error_type=data.get("error_type") or None,
+            retry_at=num("retry_at"),
+            last_error=data.get("last_error") or None,
             result=json.loads(data.get("result") or "{}"),
             webhook=json.loads(data["webhook"]) if data.get("webhook") else None,
             owner=data.get("owner") or None,

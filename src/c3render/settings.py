@@ -14,7 +14,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
@@ -57,14 +63,34 @@ class Settings(BaseSettings):
 
     # --- Redis and the job store -------------------------------------------------
     redis_url: str | None = Field(None, validation_alias=AliasChoices("C3_REDIS_URL", "REDIS_URL"))
+    redis_cluster: Literal["auto", "yes", "no"] = "auto"
+    """Use a Redis Cluster client: auto-detected from the server (``INFO cluster``)."""
     retention_seconds: int = Field(7 * 24 * 3600, ge=60)
-    max_deliveries: int = Field(3, ge=1, le=100)
-    heartbeat_seconds: float = Field(2.0, gt=0, le=60)
-    reclaim_idle_seconds: float = Field(8.0, gt=0)
+    max_deliveries: int = Field(20, ge=1, le=1000)
+    """How often a job's worker may be lost (killed, frozen past its lease) before it fails."""
+    max_retries: int = Field(2, ge=0, le=20)
+    """How often a failed run that may pass (engine crash, busy input host) is retried."""
+    retry_backoff_seconds: float = Field(2.0, ge=0, le=3600)
+    """First retry delay; it doubles with each retry."""
+    max_queued: int = Field(0, ge=0)
+    """Most jobs waiting per job type; over it a submit answers 429 (0: no cap)."""
+    heartbeat_seconds: float = Field(1.0, gt=0, le=60)
+    liveness_seconds: float = Field(3.0, gt=0, le=600)
+    """A worker whose heartbeats stop for this long is lost: its jobs run elsewhere."""
+    reclaim_idle_seconds: float = Field(30.0, gt=0)
+    """Safety net: an entry no worker has touched for this long is taken over."""
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     engine_idle_seconds: float = Field(1800.0, gt=0)
 
     # --- the API -----------------------------------------------------------------
+    default_max_time: int = Field(
+        1200, ge=60, le=7200,
+        validation_alias=AliasChoices("C3_DEFAULT_MAX_TIME", "DEFAULT_MAX_TIME"),
+    )
+    default_complete_in: int = Field(
+        3600, ge=60, le=86400,
+        validation_alias=AliasChoices("C3_DEFAULT_COMPLETE_IN", "DEFAULT_COMPLETE_IN"),
+    )
     api_keys: CommaList = Field(default_factory=list)
     cors_origins: CommaList = Field(default_factory=lambda: ["*"])
     max_request_bytes: int = Field(1_000_000, ge=1024)
@@ -121,6 +147,27 @@ class Settings(BaseSettings):
     )(_split_commas)
     _split_maps = field_validator("engines", "whisper_models", mode="before")(_split_pairs)
 
+    @model_validator(mode="after")
+    def _leases_fit_together(self) -> Settings:
+        if self.liveness_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                "C3_LIVENESS_SECONDS: must be at least twice C3_HEARTBEAT_SECONDS "
+                f"({self.liveness_seconds:g} < 2 × {self.heartbeat_seconds:g}), or one late "
+                "heartbeat would count a living worker as lost"
+            )
+        if self.reclaim_idle_seconds <= self.liveness_seconds:
+            raise ValueError(
+                "C3_RECLAIM_IDLE_SECONDS: must be longer than C3_LIVENESS_SECONDS "
+                f"({self.reclaim_idle_seconds:g} <= {self.liveness_seconds:g})"
+            )
+        return self
+
+    @property
+    def redis_timeout(self) -> float:
+        """Socket timeout of the workers' Redis calls: within the lease, so a hung call is
+        noticed before the worker's jobs are taken over."""
+        return max(2.0, min(5.0, self.liveness_seconds / 2))
+
     @cached_property
     def redis_dsn(self) -> str:
         """The Redis URL to connect to: C3_REDIS_URL/REDIS_URL, else REDIS_HOST:REDIS_PORT."""
@@ -174,7 +221,9 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{_env_name(err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{_env_name(err['loc'])}: {err['msg']}" if err["loc"]
+            else str(err["msg"]).removeprefix("Value error, ")
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
 

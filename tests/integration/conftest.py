@@ -33,8 +33,9 @@ def worker_env(settings_env: dict[str, str]) -> dict[str, str]:
         settings_env,
         C3_ENGINES=FIXTURE_ENGINES,
         C3_HEARTBEAT_SECONDS="0.5",
-        C3_RECLAIM_IDLE_SECONDS="2",
+        C3_LIVENESS_SECONDS="1.5", C3_RECLAIM_IDLE_SECONDS="5",
         C3_SHUTDOWN_GRACE_SECONDS="1",
+        C3_RETRY_BACKOFF_SECONDS="0.2",
     )
 
 

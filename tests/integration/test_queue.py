@@ -8,16 +8,20 @@ import pytest
 import redis
 
 from c3render.api.schemas import CsmRequest
+from c3render.errors import Conflict, TooManyRequests
 from c3render.job import JobStatus, JobType
 from c3render.queue import keys
 from c3render.queue.leases import Leases
+from c3render.queue.reading import Reader
+from c3render.queue.registry import WorkerRegistry
 from c3render.queue.store import POSITION_LIMIT, JobStore
 from c3render.settings import load_settings
 
 CSM = JobType.CSM
 
 
-SETTINGS = {"reclaim_idle_seconds": 0.05, "max_deliveries": 2}
+SETTINGS = {"reclaim_idle_seconds": 0.05, "max_deliveries": 2, "heartbeat_seconds": 0.01,
+            "liveness_seconds": 0.02, "max_retries": 1, "retry_backoff_seconds": 0.05}
 
 
 @pytest.fixture
@@ -32,6 +36,12 @@ def store(settings_env: dict[str, str], redis_client: redis.Redis) -> JobStore:
 def leases(store: JobStore) -> Leases:
     """The worker side of the same queue."""
     return Leases(store.redis, store.settings)
+
+
+@pytest.fixture
+def reader(store: JobStore) -> Reader:
+    """How workers find entries in the same queue."""
+    return Reader(store.redis, store.settings, WorkerRegistry(store.redis))
 
 
 def _deliver(store: JobStore, worker: str) -> tuple[str, str]:
@@ -71,12 +81,12 @@ def test_cancel_wins_over_a_late_worker(store: JobStore, leases: Leases) -> None
     assert _pending(store) == 0  # the late worker's finish still acknowledged the entry
 
 
-def test_a_reclaimed_job_belongs_to_its_new_attempt(store: JobStore, leases: Leases) -> None:
+def test_a_reclaimed_job_belongs_to_its_new_attempt(store: JobStore, leases: Leases, reader: Reader) -> None:
     job_id, _ = store.submit(CSM, CsmRequest(text="a"))
     entry, _ = _deliver(store, "w1")
     old = leases.start(CSM, job_id, entry, "w1")
     time.sleep(0.1)
-    assert leases.reclaim(CSM, "w2") == [(entry, job_id)]
+    assert reader.reclaim(CSM, "w2") == [(entry, job_id)]
     new = leases.start(CSM, job_id, entry, "w2")
     assert old is not None and new is not None and new.attempt == 2
     assert not leases.finish(old, JobStatus.SUCCESS, {"text": "stale"})
@@ -85,31 +95,35 @@ def test_a_reclaimed_job_belongs_to_its_new_attempt(store: JobStore, leases: Lea
     assert store.find(job_id).result == {"text": "fresh"}
 
 
-def test_too_many_deliveries_end_in_dead_letters(store: JobStore, leases: Leases) -> None:
+def test_too_many_deliveries_end_in_dead_letters(store: JobStore, leases: Leases, reader: Reader) -> None:
     job_id, _ = store.submit(CSM, CsmRequest(text="a"))
     entry, _ = _deliver(store, "w1")
     for worker in ("w1", "w2"):
         assert leases.start(CSM, job_id, entry, worker) is not None
         time.sleep(0.1)
-        leases.reclaim(CSM, "w3")
+        reader.reclaim(CSM, "w3")
     assert leases.start(CSM, job_id, entry, "w3") is None
     job = store.find(job_id)
     assert job.status is JobStatus.FAILED and "died 2 times" in (job.error or "")
     assert store.redis.xlen(keys.dead_letters(CSM)) == 1 and _pending(store) == 0
 
 
-def test_requeue_hands_back_without_counting_an_attempt(store: JobStore, leases: Leases) -> None:
+def test_requeue_hands_back_without_counting_an_attempt_and_keeps_its_place(
+    store: JobStore, leases: Leases, reader: Reader
+) -> None:
     job_id, _ = store.submit(CSM, CsmRequest(text="a"))
+    later_id, _ = store.submit(CSM, CsmRequest(text="b"))
     entry, _ = _deliver(store, "w1")
     claim = leases.start(CSM, job_id, entry, "w1")
     assert claim is not None and leases.requeue(claim)
     job = store.find(job_id)
-    assert job.status is JobStatus.QUEUED and job.attempts == 0 and job.entry != entry
-    new_entry, _ = _deliver(store, "w2")
-    assert new_entry == job.entry
-    assert leases.start(CSM, job_id, entry, "w2") is None  # the old entry is stale
-    again = leases.start(CSM, job_id, new_entry, "w2")
-    assert again is not None and again.attempt == 1
+    assert job.status is JobStatus.QUEUED and job.attempts == 0 and job.entry == entry
+    assert store.queue_position(job) == 0
+    taken = reader.take_over(CSM, "w2")  # before the newer entry is read
+    assert taken is not None and (taken.entry, taken.job_id) == (entry, job_id)
+    again = leases.start(CSM, job_id, entry, "w2")
+    assert again is not None and again.attempt == 1 and again.run == 2
+    assert again.job.lost == 0  # a hand-back is not a lost worker
 
 
 def test_progress_only_for_the_running_attempt(store: JobStore, leases: Leases) -> None:
@@ -129,3 +143,111 @@ def test_queue_position_is_counted_up_to_its_limit(store: JobStore) -> None:
     assert store.queue_position(store.find(ids[0])) == 0
     assert store.queue_position(store.find(ids[5])) == 5
     assert store.queue_position(store.find(ids[-1])) == POSITION_LIMIT
+
+
+def _alive(store: JobStore, *workers: str) -> None:
+    for worker in workers:
+        store.redis.set(keys.worker(worker), "1", px=60_000)
+
+
+def test_a_lost_workers_entry_is_found_behind_many_live_ones(
+    store: JobStore, leases: Leases, reader: Reader
+) -> None:
+    _alive(store, "live", "w2")
+    live = []
+    for _ in range(150):  # more than one XPENDING page ahead of the lost entry
+        job_id, _ = store.submit(CSM, CsmRequest(text="a"))
+        live.append(leases.start(CSM, job_id, _deliver(store, "live")[0], "live"))
+    lost_id, _ = store.submit(CSM, CsmRequest(text="lost"))
+    lost_entry, _ = _deliver(store, "dead")
+    assert leases.start(CSM, lost_id, lost_entry, "dead") is not None
+    time.sleep(0.05)  # past the liveness time: "dead" never announced itself
+    found = None
+    for _ in range(3):
+        found = found or reader.take_over(CSM, "w2")
+    assert found is not None and found.job_id == lost_id and found.taken_over
+    claim = leases.start(CSM, lost_id, lost_entry, "w2")
+    assert claim is not None and claim.job.lost == 1 and claim.attempt == 2
+    assert reader.take_over(CSM, "w2") is None  # the live worker's entries stay its own
+
+
+def test_every_entry_of_several_queues_is_read_none_stranded(
+    store: JobStore, reader: Reader
+) -> None:
+    ids = {store.submit(JobType.CSM, CsmRequest(text="a"))[0] for _ in range(3)}
+    store.ensure_groups()
+    types = (JobType.CSM, JobType.ANALYZE)
+    seen = [reader.read(types, "w1", 10) for _ in range(5)]
+    delivered = [d.job_id for d in seen if d is not None]
+    assert sorted(delivered) == sorted(ids)  # one entry per call, nothing left delivered
+    assert _pending(store) == len(ids)
+
+
+def test_a_retried_run_waits_then_runs_again_then_fails_for_good(
+    store: JobStore, leases: Leases, reader: Reader
+) -> None:
+    job_id, _ = store.submit(CSM, CsmRequest(text="a"))
+    claim = leases.start(CSM, job_id, _deliver(store, "w1")[0], "w1")
+    assert claim is not None and leases.retry_later(claim, "host busy", "input") == "retry"
+    job = store.find(job_id)
+    assert job.status is JobStatus.QUEUED and job.retry_at and job.last_error == "host busy"
+    assert _pending(store) == 0
+    time.sleep(0.06)
+    reader.promote_due(CSM, "w1")
+    entry, _ = _deliver(store, "w1")
+    again = leases.start(CSM, job_id, entry, "w1")
+    assert again is not None and again.attempt == 2
+    assert leases.retry_later(again, "host busy", "input") == "failed"  # max_retries = 1
+    job = store.find(job_id)
+    assert job.status is JobStatus.FAILED and job.error_type == "input"
+    assert "failed 2 times" in (job.error or "") and _pending(store) == 0
+
+
+def test_a_superseded_runs_heartbeat_does_not_take_the_entry_back(
+    store: JobStore, leases: Leases, reader: Reader
+) -> None:
+    _alive(store, "w2")
+    job_id, _ = store.submit(CSM, CsmRequest(text="a"))
+    entry, _ = _deliver(store, "frozen")
+    old = leases.start(CSM, job_id, entry, "frozen")
+    time.sleep(0.05)
+    taken = reader.take_over(CSM, "w2")
+    assert old is not None and taken is not None
+    new = leases.start(CSM, job_id, entry, "w2")
+    leases.heartbeat("frozen", [old], {"id": "frozen"}, ttl=60)  # it wakes up
+    owner = store.redis.xpending_range(keys.queue(CSM), keys.GROUP, "-", "+", 10)[0]["consumer"]
+    assert new is not None and owner == "w2"
+    assert not leases.finish(old, JobStatus.SUCCESS, {"text": "late"})
+    assert leases.finish(new, JobStatus.SUCCESS, {"text": "winner"})
+    assert store.find(job_id).result == {"text": "winner"}
+
+
+def test_ends_are_counted_once_and_retry_requeues_under_the_same_id(
+    store: JobStore, leases: Leases
+) -> None:
+    job_id, _ = store.submit(CSM, CsmRequest(text="a"))
+    claim = leases.start(CSM, job_id, _deliver(store, "w1")[0], "w1")
+    assert claim is not None and leases.finish(claim, JobStatus.FAILED, error="x", error_type="engine")
+    with pytest.raises(Conflict):
+        store.end(store.find(job_id), JobStatus.CANCELLED, "too late")
+    assert store.redis.hget(keys.job(CSM, job_id), "ends") == "1"
+    job = store.resubmit(store.find(job_id))
+    assert job.status is JobStatus.QUEUED and job.error is None and job.error_type is None
+    claim = leases.start(CSM, job_id, _deliver(store, "w1")[0], "w1")
+    assert claim is not None and leases.finish(claim, JobStatus.SUCCESS, {"text": "ok"})
+    assert store.redis.hget(keys.job(CSM, job_id), "ends") == "1"
+    with pytest.raises(Conflict):
+        store.resubmit(store.find(job_id))  # only failed or timed-out jobs
+
+
+def test_a_full_queue_refuses_new_jobs_and_keeps_the_old(
+    settings_env: dict[str, str], redis_client: redis.Redis
+) -> None:
+    store = JobStore(redis_client, load_settings(max_queued=2))
+    store.ensure_groups()
+    first = [store.submit(CSM, CsmRequest(text="a"))[0] for _ in range(2)]
+    with pytest.raises(TooManyRequests, match="queue is full") as refused:
+        store.submit(CSM, CsmRequest(text="a"))
+    assert refused.value.retry_after > 0
+    assert [store.find(job_id).status for job_id in first] == [JobStatus.QUEUED] * 2
+    assert store.redis.xlen(keys.queue(CSM)) == 2

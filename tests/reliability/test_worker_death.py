@@ -96,7 +96,7 @@ def test_redis_restart_mid_job_loses_nothing(settings_env: dict[str, str], tmp_p
         port = url.rsplit(":", 1)[1].split("/")[0]
         env = service_env(
             settings_env, C3_REDIS_URL=url, C3_HEARTBEAT_SECONDS="0.5",
-            C3_RECLAIM_IDLE_SECONDS="2",
+            C3_LIVENESS_SECONDS="1.5", C3_RECLAIM_IDLE_SECONDS="5",
             C3_ENGINES="csm=tests.fixtures.engines:scripted_csm",
         )
         client = create_app(load_settings(redis_url=url)).test_client()

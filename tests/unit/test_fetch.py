@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from c3render.errors import InputError
-from c3render.inputs import fetch
-from c3render.inputs import guard
+from c3render.inputs import fetch, guard
 from c3render.inputs.fetch import fetch_input
 from c3render.inputs.guard import check_public_url
 from c3render.inputs.sniff import sniff

@@ -22,6 +22,7 @@ from c3render.api.routes.health import health_bp
 from c3render.api.routes.jobs import jobs_bp
 from c3render.api.routes.uploads import uploads_bp
 from c3render.api.services import EXTENSION, Services
+from c3render.queue.connection import connect, redacted
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.store import JobStore
 from c3render.settings import Settings, load_settings
@@ -39,9 +40,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    client = redis.Redis.from_url(
-        settings.redis_dsn, decode_responses=True, socket_timeout=10, health_check_interval=30
-    )
+    client = connect(settings, socket_timeout=10, health_check_interval=30)
     store = JobStore(client, settings)
     app.extensions[EXTENSION] = Services(
         settings=settings, redis=client, store=store, workers=WorkerRegistry(client),
@@ -50,7 +49,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     try:
         store.ensure_groups()
     except redis.RedisError:
-        app.logger.warning("Redis at %s is not reachable yet", settings.redis_dsn)
+        app.logger.warning("Redis at %s is not reachable yet", redacted(settings.redis_dsn))
 
     init_cors(app, settings)
     init_auth(app, settings)

@@ -30,6 +30,11 @@ def status_document(job: Job, queue_position: int | None = None) -> dict[str, An
         progress=round(job.progress, 3),
         attempts=job.attempts,
     )
+    if job.error_type:
+        doc["error_type"] = job.error_type
+    if job.retry_at is not None and not job.status.is_final:
+        doc["retry_at"] = _iso(job.retry_at)
+        doc["last_error"] = job.last_error
     if queue_position is not None:
         doc["queue_position"] = queue_position
     if job.webhook:

@@ -8,7 +8,7 @@ service ignored them. A validated request is a ``job.JobSpec`` the queue can sto
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -76,6 +76,20 @@ class JobRequest(BaseModel):
     def params_json(self) -> str:
         """``params()`` as JSON (serialised by pydantic's core, without a dict in between)."""
         return self.model_dump_json(exclude=_COMMON_FIELDS)
+
+
+RequestT = TypeVar("RequestT", bound=JobRequest)
+
+
+def with_defaults(request: RequestT, max_time: int, complete_in: int) -> RequestT:
+    """``request`` with the installation's defaults for the common fields it did not set
+    (``DEFAULT_MAX_TIME`` / ``DEFAULT_COMPLETE_IN``, as the original service honoured)."""
+    missing = {
+        name: value
+        for name, value in (("max_time", max_time), ("complete_in", complete_in))
+        if name not in request.model_fields_set
+    }
+    return request.model_copy(update=missing) if missing else request
 
 
 class CsmRequest(JobRequest):

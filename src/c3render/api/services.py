@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis
 from flask import current_app, request
 
+from c3render.queue.connection import RedisClient
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.store import JobStore
 from c3render.settings import Settings
@@ -20,7 +20,7 @@ class Services:
     """Settings, the pooled Redis client, the job store, the worker registry and storage."""
 
     settings: Settings
-    redis: redis.Redis
+    redis: RedisClient
     store: JobStore
     workers: WorkerRegistry
     storage: Storage

@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 import urllib3
 from urllib3.exceptions import HTTPError
 
-from c3render.errors import InputError, NotFound
+from c3render.errors import InputError, InputUnavailable, NotFound
 from c3render.inputs.guard import describe_error, request_pinned, resolve_checked
 from c3render.inputs.sniff import HEAD, Sniffed, accepts, sniff
 from c3render.job import InputKind
@@ -52,7 +52,8 @@ def _open_following(url: str, field: str, settings: Settings) -> urllib3.BaseHTT
             continue
         if not 200 <= response.status < 300:
             response.close()
-            raise InputError(f"{field} answered {response.status}")
+            busy = response.status >= 500 or response.status in (408, 429)
+            raise (InputUnavailable if busy else InputError)(f"{field} answered {response.status}")
         return response
     raise InputError(f"{field}: too many redirects (more than {settings.fetch_max_redirects})")
 

@@ -25,7 +25,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from c3render.errors import InputError
+from c3render.errors import InputError, InputUnavailable
 from c3render.settings import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -169,17 +169,19 @@ def request_pinned(
 def describe_error(exc: Exception, field: str, read_timeout: float) -> InputError:
     """A message a person understands for a urllib3 or socket error."""
     # NewConnectionError subclasses ConnectTimeoutError in urllib3 2, so it goes first.
+    # Timeouts and refused or broken connections may pass (InputUnavailable is retried);
+    # a TLS failure will not.
     if isinstance(exc, ReadTimeoutError):
-        return InputError(f"{field} did not answer within {read_timeout:g} s")
+        return InputUnavailable(f"{field} did not answer within {read_timeout:g} s")
     if isinstance(exc, NewConnectionError):
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, ConnectionRefusedError) or "refused" in str(exc).lower():
-            return InputError(f"{field} could not be reached: connection refused")
-        return InputError(f"{field} could not be reached: {cause or exc}")
+            return InputUnavailable(f"{field} could not be reached: connection refused")
+        return InputUnavailable(f"{field} could not be reached: {cause or exc}")
     if isinstance(exc, ConnectTimeoutError):
-        return InputError(f"{field} could not be reached: connection timed out")
+        return InputUnavailable(f"{field} could not be reached: connection timed out")
     if isinstance(exc, SSLError):
         return InputError(f"{field} could not be reached: TLS error ({exc})")
     if isinstance(exc, ProtocolError):
-        return InputError(f"{field} could not be reached: the connection broke ({exc})")
+        return InputUnavailable(f"{field} could not be reached: the connection broke ({exc})")
     return InputError(f"{field} could not be reached: {exc}")

@@ -52,14 +52,28 @@ def outbox(job_type: JobType | str) -> str:
     return f"{_tag(job_type)}:webhooks"
 
 
+def delayed(job_type: JobType | str) -> str:
+    """Sorted set of job ids waiting to be retried, scored by when they are due."""
+    return f"{_tag(job_type)}:delayed"
+
+
 def worker(worker_id: str) -> str:
-    """String with a live worker's description; expires unless the worker heartbeats."""
+    """A worker's liveness key; it expires unless the worker heartbeats."""
     return f"{PREFIX}:worker:{worker_id}"
 
 
-def worker_pattern() -> str:
-    """SCAN pattern matching every live worker key."""
-    return f"{PREFIX}:worker:*"
+def workers() -> str:
+    """Hash of every worker that announced itself (id → its description as JSON).
+
+    One key, so listing workers needs no SCAN across a cluster; entries whose liveness key
+    is gone are removed by whoever lists them.
+    """
+    return f"{PREFIX}:workers"
+
+
+def epoch() -> str:
+    """A random id written once per Redis dataset: when it changes, Redis lost its data."""
+    return f"{PREFIX}:epoch"
 
 
 def upload(upload_id: str) -> str:

@@ -1,9 +1,10 @@
-"""Leases: a worker's side of the queue (read, start, heartbeat, finish, hand back, reclaim).
+"""Leases: what a worker does with a job it has started (heartbeat, progress, finish, retry,
+release, hand back), every change one script fenced by the run number.
 
-A worker reads an entry from a job type's stream, *starts* the job (a script that checks
-deadlines and the delivery limit), keeps the entry's idle time low with heartbeats while
-it runs, and *finishes* it with the script that writes the end state and acknowledges the
-entry. An entry whose worker stops heartbeating is *reclaimed* by another worker.
+``start`` turns a delivered entry into a ``Claim`` with a new run number; every later write
+of that run names it, and a write of a run that is no longer the job's current one is
+refused — a frozen or partitioned worker that wakes up after its job was taken over
+changes nothing. How entries are found is ``reading.py``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import redis
-
 from c3render.job import FINAL_STATUSES, Job, JobStatus, JobType
 from c3render.queue import keys
+from c3render.queue.connection import RedisClient
+from c3render.queue.reading import HANDED_BACK, Delivery
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.scripts import Scripts
 from c3render.queue.store import ensure_groups
@@ -29,7 +30,13 @@ class Claim:
 
     job: Job
     entry: str
-    attempt: int
+    run: int
+    """The run number: fences every write of this run."""
+
+    @property
+    def attempt(self) -> int:
+        """Which attempt this is, as the status document counts them."""
+        return self.job.attempts
 
     @property
     def run_deadline(self) -> float:
@@ -38,46 +45,17 @@ class Claim:
         return min(started + self.job.max_time, self.job.deadline)
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """A stream entry handed to a worker: which job type, which entry, which job."""
-
-    job_type: JobType
-    entry: str
-    job_id: str
-
-
 class Leases:
-    """The worker-side operations on jobs; every status change is one script."""
+    """The worker-side operations on started jobs."""
 
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+    def __init__(self, client: RedisClient, settings: Settings) -> None:
         self.redis = client
         self.settings = settings
         self.scripts = Scripts(client)
-        self._stream_types = {keys.queue(job_type): job_type for job_type in JobType}
 
     def ensure_groups(self, job_types: tuple[JobType, ...]) -> None:
         """Create the queue streams and the consumer group of ``job_types`` if missing."""
         ensure_groups(self.redis, job_types)
-
-    def read(self, job_types: tuple[JobType, ...], worker: str, block_ms: int) -> Delivery | None:
-        """The next new entry of any of ``job_types`` for ``worker`` (waits up to ``block_ms``)."""
-        streams = {keys.queue(job_type): ">" for job_type in job_types}
-        reply = self.redis.xreadgroup(keys.GROUP, worker, streams, count=1, block=block_ms)
-        for stream, entries in reply or []:
-            for entry, fields in entries:
-                if fields and "id" in fields:
-                    return Delivery(self._stream_types[stream], entry, fields["id"])
-        return None
-
-    def reclaim(self, job_type: JobType, worker: str, count: int = 1) -> list[tuple[str, str]]:
-        """Take over entries whose workers stopped heartbeating; return (entry, job id) pairs."""
-        idle_ms = int(self.settings.reclaim_idle_seconds * 1000)
-        reply = self.redis.xautoclaim(
-            keys.queue(job_type), keys.GROUP, worker, idle_ms, "0-0", count=count
-        )
-        entries = reply[1] if len(reply) > 1 else []
-        return [(entry, fields["id"]) for entry, fields in entries if fields and "id" in fields]
 
     def start(self, job_type: JobType, job_id: str, entry: str, worker: str) -> Claim | None:
         """Start a delivered entry; None when the job must not run (ended, expired, dead)."""
@@ -93,9 +71,12 @@ class Leases:
         )
         if reply[0] != "run":
             return None
-        attempt = int(reply[1])
         data = dict(zip(reply[2::2], reply[3::2]))
-        return Claim(job=Job.from_hash(data), entry=entry, attempt=attempt)
+        return Claim(job=Job.from_hash(data), entry=entry, run=int(reply[1]))
+
+    def start_delivery(self, delivery: Delivery, worker: str) -> Claim | None:
+        """``start`` for a ``Delivery``."""
+        return self.start(delivery.job_type, delivery.job_id, delivery.entry, worker)
 
     def finish(
         self,
@@ -103,6 +84,7 @@ class Leases:
         status: JobStatus,
         result: dict[str, Any] | None = None,
         error: str = "",
+        error_type: str = "",
     ) -> bool:
         """Record the end of a run; False when the job was ended or taken over meanwhile."""
         if status not in FINAL_STATUSES:
@@ -112,18 +94,31 @@ class Leases:
             self.scripts.finish(
                 keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type)],
                 args=[
-                    job.id, claim.entry, claim.attempt, status.value,
+                    job.id, claim.entry, claim.run, status.value,
                     json.dumps(result or {}, separators=(",", ":")), error, time.time(),
-                    self.settings.retention_seconds, keys.GROUP,
+                    self.settings.retention_seconds, keys.GROUP, error_type,
                 ],
             )
         )
+
+    def retry_later(self, claim: Claim, error: str, error_type: str) -> str:
+        """A run failed in a way that may pass: queue the job again after a backoff, or end
+        it failed when it failed too often. Returns 'retry', 'failed' or 'superseded'."""
+        job = claim.job
+        delay = self.settings.retry_backoff_seconds * 2 ** (job.failures)
+        now = time.time()
+        return str(self.scripts.retry(
+            keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.delayed(job.type),
+                  keys.outbox(job.type), keys.dead_letters(job.type)],
+            args=[job.id, claim.entry, claim.run, now, now + delay, error, error_type,
+                  self.settings.max_retries, self.settings.retention_seconds, keys.GROUP],
+        ))
 
     def release(self, claim: Claim) -> bool:
         """Let go of a run whose job was ended from outside (cancelled, timed out, failed).
 
         Nothing is recorded; the entry is acknowledged only when the job has ended, never
-        while another worker's attempt holds it. True when the entry was dropped.
+        while another worker's run holds it. True when the entry was dropped.
         """
         job = claim.job
         return bool(self.scripts.release(
@@ -132,36 +127,40 @@ class Leases:
         ))
 
     def requeue(self, claim: Claim) -> bool:
-        """Hand a running job back to the queue (worker shutting down); not counted as an attempt."""
+        """Hand a running job back (worker shutting down): not counted as an attempt, and it
+        keeps its place in the queue."""
         job = claim.job
-        return bool(
-            self.scripts.requeue(
-                keys=[keys.job(job.type, job.id), keys.queue(job.type)],
-                args=[job.id, claim.entry, claim.attempt, keys.GROUP],
-            )
-        )
+        return bool(self.scripts.requeue(
+            keys=[keys.job(job.type, job.id), keys.queue(job.type)],
+            args=[job.id, claim.entry, claim.run, keys.GROUP, HANDED_BACK],
+        ))
 
     def report_progress(self, claim: Claim, fraction: float) -> None:
-        """Store the progress (0..1) of a running attempt."""
+        """Store the progress (0..1) of a running run."""
         value = f"{min(1.0, max(0.0, fraction)):.3f}"
-        self.scripts.progress(keys=[keys.job(claim.job.type, claim.job.id)], args=[claim.attempt, value])
+        self.scripts.progress(keys=[keys.job(claim.job.type, claim.job.id)], args=[claim.run, value])
 
     def still_mine(self, claims: list[Claim]) -> list[bool]:
-        """For each claim: is the job still running this attempt? (One round trip.)"""
+        """For each claim: is the job still running this run? (One round trip.)"""
         pipe = self.redis.pipeline(transaction=False)
         for claim in claims:
-            pipe.hmget(keys.job(claim.job.type, claim.job.id), "status", "attempts")
+            pipe.hmget(keys.job(claim.job.type, claim.job.id), "status", "run")
         return [
-            status == JobStatus.RUNNING.value and attempts == str(claim.attempt)
-            for status, attempts in pipe.execute()
+            status == JobStatus.RUNNING.value and run == str(claim.run)
+            for status, run in pipe.execute()
         ]
 
     def heartbeat(self, worker: str, claims: list[Claim], info: dict[str, Any], ttl: float) -> None:
-        """Reset the idle time of held entries and refresh this worker's liveness key."""
+        """Keep the held entries' leases (only while each job is still its run) and refresh
+        this worker's liveness key (the liveness key first: it decides if we are alive)."""
         pipe = self.redis.pipeline(transaction=False)
-        for claim in claims:
-            pipe.xclaim(
-                keys.queue(claim.job.type), keys.GROUP, worker, 0, [claim.entry], justid=True
-            )
         WorkerRegistry.announce(pipe, worker, info, ttl)
-        pipe.execute(raise_on_error=False)
+        pipe.execute()
+        by_type: dict[JobType, list[Claim]] = {}
+        for claim in claims:
+            by_type.setdefault(claim.job.type, []).append(claim)
+        for job_type, held in by_type.items():  # one script per queue: its keys share a slot
+            self.scripts.heartbeat(
+                keys=[keys.queue(job_type), *(keys.job(job_type, c.job.id) for c in held)],
+                args=[keys.GROUP, worker, *(v for c in held for v in (c.entry, c.run))],
+            )

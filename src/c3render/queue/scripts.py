@@ -11,8 +11,9 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-import redis
 from redis.commands.core import Script
+
+from c3render.queue.connection import RedisClient
 
 
 @cache
@@ -26,15 +27,20 @@ def source(name: str) -> str:
 class Scripts:
     """Every script of the job store, registered on one client."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         def load(name: str) -> Script:
             return client.register_script(source(name))
 
         self.submit = load("submit")
         self.start = load("start")
-        self.finish = load("finish")
-        self.release = load("release")
-        self.end = load("end")
-        self.requeue = load("requeue")
+        self.heartbeat = load("heartbeat")
         self.progress = load("progress")
+        self.finish = load("finish")
+        self.retry = load("retry")
+        self.promote = load("promote")
+        self.release = load("release")
+        self.requeue = load("requeue")
+        self.end = load("end")
+        self.resubmit = load("resubmit")
         self.position = load("position")
+        self.restore = load("restore")

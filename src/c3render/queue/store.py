@@ -15,18 +15,23 @@ import uuid
 
 import redis
 
-from c3render.errors import Conflict, NotFound
+from c3render.errors import Conflict, NotFound, TooManyRequests
 from c3render.job import Job, JobSpec, JobStatus, JobType
 from c3render.queue import keys, listing
+from c3render.queue.connection import RedisClient
 from c3render.queue.scripts import Scripts
 from c3render.settings import Settings
 
 JOB_TYPES = tuple(JobType)
 POSITION_LIMIT = 1000
 """queue_position counts at most this many waiting jobs ahead."""
+QUEUE_FULL_RETRY_SECONDS = 5
+END_TYPES = {JobStatus.CANCELLED: "cancelled", JobStatus.FAILED: "requested",
+             JobStatus.TIMED_OUT: "requested"}
+"""The error_type of a job ended from outside its worker."""
 
 
-def ensure_groups(client: redis.Redis, job_types: tuple[JobType, ...] = JOB_TYPES) -> None:
+def ensure_groups(client: RedisClient, job_types: tuple[JobType, ...] = JOB_TYPES) -> None:
     """Create each queue stream and its consumer group if missing (idempotent)."""
     for job_type in job_types:
         try:
@@ -39,7 +44,7 @@ def ensure_groups(client: redis.Redis, job_types: tuple[JobType, ...] = JOB_TYPE
 class JobStore:
     """Submit, read, end and list jobs (one Redis, any number of processes)."""
 
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+    def __init__(self, client: RedisClient, settings: Settings) -> None:
         self.redis = client
         self.settings = settings
         self.scripts = Scripts(client)
@@ -73,8 +78,15 @@ class JobStore:
             args=[
                 job_id, repr(now), ttl, has_key, job_type.value, spec.params_json(),
                 spec.notify_url or "", repr(now + spec.complete_in), spec.max_time, owner or "",
+                self.settings.max_queued, keys.GROUP,
             ],
         )
+        if int(result[1]) == 2:
+            raise TooManyRequests(
+                f"the {job_type.value} queue is full ({result[2]} jobs waiting, at most "
+                f"{self.settings.max_queued}); try again shortly",
+                retry_after=QUEUE_FULL_RETRY_SECONDS,
+            )
         return str(result[0]), bool(int(result[1]))
 
     def find(self, job_id: str) -> Job:
@@ -107,7 +119,7 @@ class JobStore:
 
         Returns the status it had. Raises ``Conflict`` when the job already ended.
         """
-        verdict, previous = self._run_end(job, status, error, only_expire=False)
+        verdict, previous = self._run_end(job, status, error, END_TYPES[status], only_expire=False)
         if verdict == "missing":
             raise NotFound(f"no job with id {job.id}")
         if verdict == "ended":
@@ -119,22 +131,38 @@ class JobStore:
         if job.status is not JobStatus.QUEUED or time.time() <= job.deadline:
             return job
         self._run_end(
-            job, JobStatus.TIMED_OUT,
-            "the job was not started before its complete_in deadline", only_expire=True,
+            job, JobStatus.TIMED_OUT, "the job was not started before its complete_in deadline",
+            "timeout", only_expire=True,
         )
         return Job.from_hash(self.redis.hgetall(keys.job(job.type, job.id)))
 
     def _run_end(
-        self, job: Job, status: JobStatus, error: str, only_expire: bool
+        self, job: Job, status: JobStatus, error: str, error_type: str, only_expire: bool
     ) -> tuple[str, str]:
         verdict, previous = self.scripts.end(
-            keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type)],
+            keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
+                  keys.delayed(job.type)],
             args=[
                 job.id, status.value, error, time.time(), self.settings.retention_seconds,
-                keys.GROUP, "1" if only_expire else "0",
+                keys.GROUP, "1" if only_expire else "0", error_type,
             ],
         )
         return str(verdict), str(previous)
+
+    def resubmit(self, job: Job) -> Job:
+        """Queue a failed or timed-out job again under the same id (``POST /job/{id}/retry``),
+        with a fresh complete_in deadline of the same length. ``Conflict`` for other states."""
+        verdict, previous = self.scripts.resubmit(
+            keys=[keys.job(job.type, job.id), keys.queue(job.type)],
+            args=[time.time(), self.settings.retention_seconds],
+        )
+        if verdict == "missing":
+            raise NotFound(f"no job with id {job.id}")
+        if verdict == "refused":
+            raise Conflict(
+                f"job {job.id} is {previous}: only failed or timed_out jobs can be retried"
+            )
+        return self.find(job.id)
 
     def list_jobs(
         self,

@@ -13,7 +13,9 @@ import redis
 
 from c3render.job import JobType
 from c3render.queue.leases import Leases
+from c3render.queue.reading import Reader
 from c3render.settings import Settings
+from c3render.storage import Storage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,12 +35,16 @@ def through_outages(action: Callable[[], T]) -> T:
 
 @dataclass(frozen=True)
 class SlotContext:
-    """The worker's identity, settings, leases and stop signals, shared by its slots."""
+    """The worker's identity, settings, queue access, storage and stop signals, shared by
+    its slots."""
 
     settings: Settings
     worker_id: str
     job_types: tuple[JobType, ...]
+    reader: Reader
     leases: Leases
+    storage: Storage
+    """For discarding the files of runs that did not win."""
     stopping: threading.Event
     """Set when the worker stops taking jobs."""
     must_hand_back: Callable[[], bool]

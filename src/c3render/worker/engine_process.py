@@ -154,16 +154,16 @@ def serve(
             return
         if isinstance(job, Stop):
             return
-        conn.send(pipeline.run(job, _progress_sender(conn, job.run)))
+        conn.send(pipeline.run(job, _progress_sender(conn, job.run_id)))
 
 
-def _progress_sender(conn: Connection, run: str) -> ProgressFn:
+def _progress_sender(conn: Connection, run_id: str) -> ProgressFn:
     last = [0.0]
 
     def report(fraction: float) -> None:
         now = time.monotonic()
         if now - last[0] >= PROGRESS_INTERVAL:
             last[0] = now
-            conn.send(Progress(run, float(fraction)))
+            conn.send(Progress(run_id, float(fraction)))
 
     return report

@@ -2,8 +2,8 @@
 
 Slot → engine: ``RunJob`` or ``Stop``. Engine → slot: ``Ready`` once the engine has
 loaded (or failed to), then per job any number of ``Progress`` and one ``Done`` or
-``Failed``. Every message about a job carries its ``run`` id, ``"{job id}/{attempt}"``,
-so a late message of one run can never be taken for another's.
+``Failed``. Every message about a job carries its ``run_id``, ``"{job id}/{run}"``, so a
+late message of one run can never be taken for another's.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ class RunJob:
     id: str
     type: JobType
     params: dict[str, Any]
-    attempt: int
+    run: int
+    """The run number (see ``queue.leases.Claim``): results are stored per run."""
 
     @property
-    def run(self) -> str:
-        """``"{job id}/{attempt}"``: tags every message about this run."""
-        return f"{self.id}/{self.attempt}"
+    def run_id(self) -> str:
+        """``"{job id}/{run}"``: tags every message about this run."""
+        return f"{self.id}/{self.run}"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Ready:
 class Progress:
     """The run has done ``fraction`` (0..1) of its work."""
 
-    run: str
+    run_id: str
     fraction: float
 
 
@@ -53,16 +54,22 @@ class Progress:
 class Done:
     """The run succeeded; ``result`` is what the finish script stores (already uploaded)."""
 
-    run: str
+    run_id: str
     result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Failed:
-    """The run failed; ``error`` is the job's error message, written for people."""
+    """The run failed; ``error`` is the job's error message, written for people.
 
-    run: str
+    ``error_type`` is ``errors.JobError.error_type``; a ``retryable`` failure may pass and
+    is retried with backoff.
+    """
+
+    run_id: str
     error: str
+    error_type: str = "engine"
+    retryable: bool = False
 
 
 ToEngine = Union[RunJob, Stop]

@@ -26,7 +26,12 @@ log = logging.getLogger(__name__)
 
 def run_workdir(settings: Settings, job: RunJob) -> Path:
     """The private directory of one run of a job (inputs, outputs), removed when it ends."""
-    return Path(settings.data_dir) / "work" / f"{job.id}-{job.attempt}"
+    return Path(settings.data_dir) / "work" / f"{job.id}-{job.run}"
+
+
+def results_prefix(job_id: str, run: int) -> str:
+    """Where one run's result files are stored; only the winning run's are kept."""
+    return f"results/{job_id}/{run}/"
 
 
 class JobPipeline:
@@ -53,13 +58,16 @@ class JobPipeline:
                 id=job.id, type=job.type, params=job.params,
                 inputs=self._fetch_inputs(job, workdir), workdir=workdir, progress=progress,
             )
-            return Done(job.run, self._store(self.engine.run(engine_job), job))
+            return Done(job.run_id, self._store(self.engine.run(engine_job), job))
         except JobError as exc:
-            return Failed(job.run, str(exc))
+            return Failed(job.run_id, str(exc), exc.error_type, exc.retryable)
         except Exception as exc:
+            if _out_of_memory(exc):
+                message = f"the {job.type.value} engine ran out of GPU memory"
+                return Failed(job.run_id, message, "transient", retryable=True)
             log.exception("job %s failed in the engine", job.id)
             message = f"internal error in the {job.type.value} engine: {type(exc).__name__}: {exc}"
-            return Failed(job.run, message)
+            return Failed(job.run_id, message)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -81,8 +89,13 @@ class JobPipeline:
         if result.text is not None:
             stored["text"] = result.text
         if result.file is not None:
-            key = f"results/{job.id}/{result.file.name}"
+            key = results_prefix(job.id, job.run) + result.file.name
             media_type = result.media_type or "application/octet-stream"
             self.storage.put_file(key, result.file, media_type)
             stored.update(file_key=key, media_type=media_type)
         return stored
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """True for torch's CUDA out-of-memory error (a passing fault: retried)."""
+    return type(exc).__name__ == "OutOfMemoryError" or "CUDA out of memory" in str(exc)

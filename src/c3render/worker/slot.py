@@ -11,18 +11,19 @@ import redis
 
 from c3render.errors import EngineCrashed
 from c3render.job import JobStatus, JobType
-from c3render.queue.leases import Claim, Delivery
+from c3render.queue.leases import Claim
+from c3render.queue.reading import Delivery
 from c3render.worker.context import SlotContext, through_outages
 from c3render.worker.engine_process import EngineHandle
 from c3render.worker.messages import Done, Failed, FromEngine, Progress, RunJob
-from c3render.worker.pipeline import run_workdir
+from c3render.worker.pipeline import results_prefix, run_workdir
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1
 CHECK_SECONDS = 0.5
 PROGRESS_SECONDS = 0.5
-RECLAIM_SECONDS = 1.0
+RECLAIM_SECONDS = 0.5
 BLOCK_MS = 1000
 
 
@@ -73,41 +74,48 @@ class Slot:
         delivery = self._next_delivery()
         if delivery is None:
             return
-        claim = self.leases.start(
-            delivery.job_type, delivery.job_id, delivery.entry, self.context.worker_id
-        )
+        if self.context.stopping.is_set():  # read just as the worker began to stop
+            self.context.reader.hand_back(delivery)
+            return
+        claim = self.leases.start_delivery(delivery, self.context.worker_id)
         if claim is None:
             return
+        if delivery.taken_over:
+            log.info("job %s taken over from a worker that is gone", claim.job.id)
         self.current = claim
         engine = self.engine(delivery.job_type)
         try:
-            log.info("job %s (%s) attempt %d started",
-                     claim.job.id, claim.job.type.value, claim.attempt)
+            log.info("job %s (%s) attempt %d (run %d) started",
+                     claim.job.id, claim.job.type.value, claim.attempt, claim.run)
             self._execute(claim, engine)
         except BaseException:
             # the run cannot be followed any more: stop it, so the engine is free and the job
-            # is reclaimed (its heartbeats stop) instead of running unseen
+            # is taken over (its heartbeats stop) instead of running unseen
             self._stop_run(engine)
             raise
         finally:
             self.current = None
 
     def _next_delivery(self) -> Delivery | None:
-        worker = self.context.worker_id
+        reader, worker, types = self.context.reader, self.context.worker_id, self.context.job_types
         now = time.monotonic()
         if now - self._last_reclaim >= RECLAIM_SECONDS:
             self._last_reclaim = now
-            for job_type in self.context.job_types:
-                for entry, job_id in self.leases.reclaim(job_type, worker):
-                    log.info("reclaimed job %s from a worker that stopped heartbeating", job_id)
-                    return Delivery(job_type, entry, job_id)
-        return self.leases.read(self.context.job_types, worker, BLOCK_MS)
+            for job_type in types:
+                found = reader.take_over(job_type, worker)
+                if found is None:
+                    found = next((Delivery(job_type, entry, job_id, taken_over=True)
+                                  for entry, job_id in reader.reclaim(job_type, worker)), None)
+                if found is not None:
+                    return found
+                reader.promote_due(job_type, worker)
+        return reader.read(types, worker, BLOCK_MS)
 
     # --- one job -------------------------------------------------------------------
 
     def _execute(self, claim: Claim, engine: EngineHandle) -> None:
         job = claim.job
-        self._run = RunJob(id=job.id, type=job.type, params=job.params, attempt=claim.attempt)
+        self._run = RunJob(id=job.id, type=job.type, params=job.params, run=claim.run)
         engine.send(self._run)
         deadline = claim.run_deadline
         last_check = time.monotonic()
@@ -116,30 +124,33 @@ class Slot:
             try:
                 message = engine.poll(POLL_SECONDS)
             except EngineCrashed as exc:
-                self._finish(claim, JobStatus.FAILED, error=str(exc))
+                self._retry(claim, str(exc), "engine")
                 return
             if message is not None and self._handle(claim, message):
                 return
             if time.time() >= deadline:
                 self._stop_run(engine)
-                self._finish(claim, JobStatus.TIMED_OUT, error=self._timeout_reason(claim))
+                self._finish(claim, JobStatus.TIMED_OUT, error=self._timeout_reason(claim),
+                             error_type="timeout")
                 return
             if time.monotonic() - last_check >= CHECK_SECONDS:
                 last_check = time.monotonic()
                 if not self._still_mine(claim):
-                    log.info("job %s was ended from outside; stopping its engine", job.id)
+                    log.info("job %s was ended or taken over; stopping its engine", job.id)
                     self._stop_run(engine)
                     through_outages(lambda: self.leases.release(claim))
+                    self._discard_files(claim)
                     return
             if self.context.must_hand_back():
                 self._stop_run(engine)
                 through_outages(lambda: self.leases.requeue(claim))
+                self._discard_files(claim)
                 log.info("job %s handed back to the queue", job.id)
                 return
 
     def _handle(self, claim: Claim, message: FromEngine) -> bool:
         """Act on an engine message about this run; True when the job is over."""
-        if self._run is None or getattr(message, "run", None) != self._run.run:
+        if self._run is None or getattr(message, "run_id", None) != self._run.run_id:
             return False  # Ready, or a late message of an earlier run
         if isinstance(message, Progress):
             if time.monotonic() - self._last_progress >= PROGRESS_SECONDS:
@@ -148,8 +159,11 @@ class Slot:
             return False
         if isinstance(message, Done):
             self._finish(claim, JobStatus.SUCCESS, result=message.result)
+        elif isinstance(message, Failed) and message.retryable:
+            self._retry(claim, message.error, message.error_type)
         elif isinstance(message, Failed):
-            self._finish(claim, JobStatus.FAILED, error=message.error)
+            self._finish(claim, JobStatus.FAILED, error=message.error,
+                         error_type=message.error_type)
         return True
 
     def _stop_run(self, engine: EngineHandle) -> None:
@@ -157,6 +171,13 @@ class Slot:
         engine.kill()
         if self._run is not None:
             shutil.rmtree(run_workdir(self.context.settings, self._run), ignore_errors=True)
+
+    def _discard_files(self, claim: Claim) -> None:
+        """Delete what a run that did not win stored (a late run must leave nothing)."""
+        try:
+            self.context.storage.delete_prefix(results_prefix(claim.job.id, claim.run))
+        except Exception:
+            log.exception("discarding the files of job %s run %d failed", claim.job.id, claim.run)
 
     def _report_progress(self, claim: Claim, fraction: float) -> None:
         try:
@@ -166,11 +187,20 @@ class Slot:
 
     def _finish(
         self, claim: Claim, status: JobStatus, result: dict[str, Any] | None = None,
-        error: str = "",
+        error: str = "", error_type: str = "",
     ) -> None:
-        recorded = through_outages(lambda: self.leases.finish(claim, status, result, error))
+        recorded = through_outages(
+            lambda: self.leases.finish(claim, status, result, error, error_type)
+        )
+        if not recorded or status is not JobStatus.SUCCESS:
+            self._discard_files(claim)
         outcome = status.value if recorded else "superseded"
-        log.info("job %s attempt %d: %s %s", claim.job.id, claim.attempt, outcome, error)
+        log.info("job %s run %d: %s %s", claim.job.id, claim.run, outcome, error)
+
+    def _retry(self, claim: Claim, error: str, error_type: str) -> None:
+        self._discard_files(claim)
+        outcome = through_outages(lambda: self.leases.retry_later(claim, error, error_type))
+        log.info("job %s run %d: %s (%s)", claim.job.id, claim.run, outcome, error)
 
     def _still_mine(self, claim: Claim) -> bool:
         try:

@@ -22,16 +22,20 @@ import redis
 
 from c3render.delivery.webhooks import WebhookDispatcher
 from c3render.job import JobType
+from c3render.queue.connection import connect
 from c3render.queue.leases import Claim, Leases
+from c3render.queue.reading import Reader
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.store import JobStore
 from c3render.settings import Settings
 from c3render.storage import create_storage
 from c3render.worker.context import SlotContext, through_outages
+from c3render.worker.epoch import EpochWatch
 from c3render.worker.housekeeping import keep_house
 from c3render.worker.slot import Slot
 
 log = logging.getLogger(__name__)
+PRUNE_SECONDS = 60.0
 
 
 class Worker:
@@ -48,21 +52,23 @@ class Worker:
         self.job_types = job_types
         self.preload = preload
         self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        client = redis.Redis.from_url(
-            settings.redis_dsn, decode_responses=True, socket_timeout=30,
-            socket_connect_timeout=5, health_check_interval=30,
+        client = connect(
+            settings, socket_timeout=settings.redis_timeout, socket_connect_timeout=5,
+            health_check_interval=30,
         )
         self.store = JobStore(client, settings)
         self.leases = Leases(client, settings)
         self.registry = WorkerRegistry(client)
+        self.reader = Reader(client, settings, self.registry)
         self.stopping = threading.Event()
         self.hard_stop = threading.Event()
         self._grace_deadline = float("inf")
         self.storage = create_storage(settings)
         """Result storage, for webhook links and housekeeping (engines open their own)."""
         context = SlotContext(
-            settings=settings, worker_id=self.id, job_types=job_types, leases=self.leases,
-            stopping=self.stopping, must_hand_back=self.must_hand_back,
+            settings=settings, worker_id=self.id, job_types=job_types, reader=self.reader,
+            leases=self.leases, storage=self.storage, stopping=self.stopping,
+            must_hand_back=self.must_hand_back,
         )
         self.slots = [Slot(context, index) for index in range(concurrency)]
         self._started = time.time()
@@ -73,6 +79,8 @@ class Worker:
         """Serve jobs until a stop signal (or ``stop()``), then shut down cleanly."""
         self._install_signal_handlers()
         through_outages(lambda: self.store.ensure_groups(self.job_types))
+        through_outages(self._beat)  # alive before the first entry is read
+        epoch = through_outages(lambda: EpochWatch(self.store.redis, self.settings))
         if self.preload:
             for slot in self.slots:
                 for job_type in self.job_types:
@@ -81,7 +89,7 @@ class Worker:
             threading.Thread(target=slot.run, name=f"slot-{slot.index}") for slot in self.slots
         ]
         threads += [
-            self._daemon(self._heartbeats, "heartbeat"),
+            self._daemon(self._heartbeats, "heartbeat", epoch),
             self._daemon(keep_house, "housekeeping", self.store, self.storage, self.stopping),
             self._daemon(WebhookDispatcher(self.settings, self.store.redis, self.storage).run,
                          "webhooks", self.stopping),
@@ -133,17 +141,28 @@ class Worker:
         """The claims this worker is running now."""
         return [slot.current for slot in self.slots if slot.current is not None]
 
-    def _heartbeats(self) -> None:
+    def _beat(self) -> None:
+        claims = self.running()
+        info = {
+            "id": self.id, "host": socket.gethostname(), "pid": os.getpid(),
+            "types": [t.value for t in self.job_types], "slots": len(self.slots),
+            "running": [claim.job.id for claim in claims], "started_at": self._started,
+        }
+        self.leases.heartbeat(self.id, claims, info, ttl=self.settings.liveness_seconds)
+
+    def _heartbeats(self, epoch: EpochWatch) -> None:
+        """Every heartbeat_seconds: keep this worker's leases; now and then check that Redis
+        still holds our data and forget consumers of workers that are gone."""
         interval = self.settings.heartbeat_seconds
+        last_prune = time.monotonic()
         while not (self.stopping.is_set() and not self.running()):
-            claims = self.running()
-            info = {
-                "id": self.id, "host": socket.gethostname(), "pid": os.getpid(),
-                "types": [t.value for t in self.job_types], "slots": len(self.slots),
-                "running": [claim.job.id for claim in claims], "started_at": self._started,
-            }
+            started = time.monotonic()
             try:
-                self.leases.heartbeat(self.id, claims, info, ttl=interval * 3)
+                self._beat()
+                epoch.check(self.running())
+                if started - last_prune >= PRUNE_SECONDS:
+                    last_prune = started
+                    self.reader.prune_consumers(self.job_types)
             except redis.RedisError as exc:
                 log.warning("heartbeat failed: %s", exc)
-            time.sleep(interval)
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from c3render.api.documents import status_document
-from c3render.api.schemas import REQUEST_SCHEMAS, ControlRequest
+from c3render.api.schemas import REQUEST_SCHEMAS, ControlRequest, with_defaults
 from c3render.api.services import base_url, services
 from c3render.api.validation import parse, read_json_body
 from c3render.delivery.documents import result_document
@@ -22,7 +22,11 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 
 def _submit(job_type: JobType) -> tuple[Response, int]:
-    job_request = parse(REQUEST_SCHEMAS[job_type], read_json_body())
+    settings = services().settings
+    job_request = with_defaults(
+        parse(REQUEST_SCHEMAS[job_type], read_json_body()),
+        max_time=settings.default_max_time, complete_in=settings.default_complete_in,
+    )
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 255:
         raise RequestError("Idempotency-Key: must be 1 to 255 characters", "Idempotency-Key")
@@ -95,6 +99,14 @@ def control(job_id: str) -> Response:
     if command.remove_data:
         _remove_data(job)
     return jsonify(status_document(svc.store.find(job.id)))
+
+
+@jobs_bp.post("/job/<job_id>/retry")
+def retry(job_id: str) -> Response:
+    """POST /job/{id}/retry: queue a failed or timed-out job again under the same id."""
+    store = services().store
+    job = store.resubmit(_load(job_id))
+    return jsonify(status_document(job, store.queue_position(job)))
 
 
 def _remove_data(job: Job) -> None:

@@ -99,7 +99,7 @@ def _store(path: Path, name: str | None, size: int, found: Sniffed) -> dict[str,
     expires_at = datetime.fromtimestamp(time.time() + lifetime, timezone.utc)
     record = {"key": key, "size": size, "media_type": found.media_type,
               "created_at": time.time()}
-    pipe = svc.redis.pipeline(transaction=True)  # record and expiry together, or neither
+    pipe = svc.redis.pipeline(transaction=False)  # record and expiry in one round trip
     pipe.hset(keys.upload(upload_id), mapping=record)
     pipe.expire(keys.upload(upload_id), settings.retention_seconds)
     pipe.execute()

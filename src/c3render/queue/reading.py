@@ -1,0 +1,141 @@
+"""How a worker finds its next entry: taken over from lost workers, due retries, new entries.
+
+Order of a pass: entries of consumers that are gone (a dead worker's, or handed back by a
+stopping one) come first, so they keep their place; then retries that are due; then one
+new entry, reading one stream per call in turn (a multi-stream XREADGROUP would deliver one
+entry per stream and is refused across slots on a cluster). Entries a live worker holds but
+nobody has touched for ``C3_RECLAIM_IDLE_SECONDS`` are taken over too, as a safety net.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from c3render.job import JobType
+from c3render.queue import keys
+from c3render.queue.connection import RedisClient
+from c3render.queue.registry import WorkerRegistry
+from c3render.queue.scripts import Scripts
+from c3render.settings import Settings
+
+HANDED_BACK = "handed-back"
+"""The consumer that holds handed-back entries: never alive, so any worker takes them."""
+PENDING_PAGE = 100
+MIN_IDLE_MS = 1000
+"""Two workers taking over the same entry at once: the second finds it freshly claimed
+(or half the liveness time, when that is shorter)."""
+MULTI_BLOCK_MS = 250
+"""Longest wait on one stream when a worker serves several (the others are polled)."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A stream entry handed to a worker: which job type, which entry, which job."""
+
+    job_type: JobType
+    entry: str
+    job_id: str
+    taken_over: bool = False
+
+
+@dataclass
+class _Cursors:
+    pending: dict[JobType, str] = field(default_factory=dict)
+    idle: dict[JobType, str] = field(default_factory=dict)
+    turn: int = 0
+
+
+class Reader:
+    """Finds entries for one worker's slots (shared by them; its cursors are advisory)."""
+
+    def __init__(self, client: RedisClient, settings: Settings, registry: WorkerRegistry) -> None:
+        self.redis = client
+        self.settings = settings
+        self.registry = registry
+        self.scripts = Scripts(client)
+        self._cursors = _Cursors()
+        self._min_idle_ms = min(MIN_IDLE_MS, int(settings.liveness_seconds * 500))
+
+    def read(self, job_types: tuple[JobType, ...], worker: str, block_ms: int) -> Delivery | None:
+        """One new entry, one stream per call in turn; waits only on the last stream tried."""
+        self._cursors.turn += 1
+        start = self._cursors.turn % len(job_types)
+        order = job_types[start:] + job_types[:start]
+        wait = block_ms if len(order) == 1 else min(block_ms, MULTI_BLOCK_MS)
+        for index, job_type in enumerate(order):
+            last = index == len(order) - 1
+            reply = self.redis.xreadgroup(
+                keys.GROUP, worker, {keys.queue(job_type): ">"}, count=1,
+                block=wait if last else None,
+            )
+            for _stream, entries in reply or []:
+                for entry, fields in entries:
+                    if fields and "id" in fields:
+                        return Delivery(job_type, entry, fields["id"])
+        return None
+
+    def take_over(self, job_type: JobType, worker: str) -> Delivery | None:
+        """An entry held by a consumer that is gone, claimed for ``worker`` (None if none).
+
+        Walks the pending list a page at a time with a cursor, so a lost worker's entry is
+        found however many live ones are ahead of it.
+        """
+        stream = keys.queue(job_type)
+        start = self._cursors.pending.get(job_type, "-")
+        page = self.redis.xpending_range(stream, keys.GROUP, start, "+", PENDING_PAGE)
+        self._cursors.pending[job_type] = (
+            f"({page[-1]['message_id']}" if len(page) == PENDING_PAGE else "-"
+        )
+        owners = {item["consumer"] for item in page} - {worker}
+        alive = self.registry.alive(owners - {HANDED_BACK})
+        for item in page:
+            if item["consumer"] in alive or item["consumer"] == worker:
+                continue
+            claimed = self.redis.xclaim(
+                stream, keys.GROUP, worker, self._min_idle_ms, [item["message_id"]]
+            )
+            for entry, fields in claimed:
+                if fields and "id" in fields:
+                    return Delivery(job_type, entry, fields["id"], taken_over=True)
+        return None
+
+    def reclaim(self, job_type: JobType, worker: str, count: int = 1) -> list[tuple[str, str]]:
+        """Entries nobody touched for ``C3_RECLAIM_IDLE_SECONDS``, claimed for ``worker``:
+        (entry, job id) pairs. XAUTOCLAIM's cursor is kept, so the whole list is walked."""
+        idle_ms = int(self.settings.reclaim_idle_seconds * 1000)
+        start = self._cursors.idle.get(job_type, "0-0")
+        reply = self.redis.xautoclaim(
+            keys.queue(job_type), keys.GROUP, worker, idle_ms, start, count=count
+        )
+        self._cursors.idle[job_type] = str(reply[0]) if reply else "0-0"
+        entries = reply[1] if len(reply) > 1 else []
+        return [(entry, fields["id"]) for entry, fields in entries if fields and "id" in fields]
+
+    def promote_due(self, job_type: JobType, worker: str) -> None:
+        """Queue again the job whose retry is due first; its new entry is then read as usual."""
+        due = self.redis.zrangebyscore(keys.delayed(job_type), "-inf", time.time(), 0, 1)
+        for job_id in due:
+            self.scripts.promote(
+                keys=[keys.job(job_type, job_id), keys.delayed(job_type), keys.queue(job_type)],
+                args=[job_id, time.time()],
+            )
+
+    def hand_back(self, delivery: Delivery) -> None:
+        """Give an entry this worker will not start (it is stopping) to the next worker,
+        keeping its place: it stays pending, held by ``HANDED_BACK``."""
+        self.redis.xclaim(
+            keys.queue(delivery.job_type), keys.GROUP, HANDED_BACK, 0, [delivery.entry],
+            idle=86_400_000, justid=True,
+        )
+
+    def prune_consumers(self, job_types: tuple[JobType, ...]) -> int:
+        """Delete consumers that hold nothing and whose workers are gone; return how many."""
+        removed = 0
+        for job_type in job_types:
+            stream = keys.queue(job_type)
+            consumers = self.redis.xinfo_consumers(stream, keys.GROUP)
+            idle = [c["name"] for c in consumers if c["pending"] == 0 and c["name"] != HANDED_BACK]
+            for name in set(idle) - self.registry.alive(idle):
+                removed += int(self.redis.xgroup_delconsumer(stream, keys.GROUP, name) >= 0)
+        return removed
