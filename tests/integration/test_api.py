@@ -195,3 +195,40 @@ def test_openapi_document_describes_every_endpoint(client: FlaskClient) -> None:
         assert path in doc["paths"]
     csm = doc["paths"]["/csm"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert csm["properties"]["topk"]["maximum"] == 100
+
+
+def test_retry_of_an_unknown_or_unfinished_job(client) -> None:
+    assert client.post(f"/job/{uuid.uuid4()}/retry").status_code == 404
+    job_id = client.post("/csm", json={"text": "hi"}).get_json()["id"]
+    refused = client.post(f"/job/{job_id}/retry")
+    assert refused.status_code == 409 and "only failed or timed_out" in refused.get_json()["error"]
+    client.post(f"/job/{job_id}", json={"status": "failed", "error": "by hand"})
+    doc = client.post(f"/job/{job_id}/retry").get_json()
+    assert doc["status"] == "queued" and "error" not in doc and doc["queue_position"] == 0
+
+
+def test_a_cancelled_job_says_so_in_error_type(client) -> None:
+    job_id = client.post("/csm", json={"text": "hi"}).get_json()["id"]
+    doc = client.post(f"/job/{job_id}", json={"status": "cancelled"}).get_json()
+    assert doc["status"] == "cancelled" and doc["error_type"] == "cancelled"
+
+
+def test_a_full_queue_answers_429_with_retry_after(settings_env, redis_client) -> None:
+    client = create_app(load_settings(max_queued=1)).test_client()
+    assert client.post("/csm", json={"text": "one"}).status_code == 200
+    full = client.post("/csm", json={"text": "two"})
+    assert full.status_code == 429 and int(full.headers["Retry-After"]) > 0
+    assert "queue is full" in full.get_json()["error"]
+    assert client.get("/jobs").get_json()["jobs"][0]["status"] == "queued"
+
+
+def test_the_originals_default_deadlines_are_honoured(settings_env, redis_client, monkeypatch) -> None:
+    monkeypatch.setenv("DEFAULT_MAX_TIME", "300")
+    monkeypatch.setenv("DEFAULT_COMPLETE_IN", "900")
+    client = create_app(load_settings()).test_client()
+    job_id = client.post("/csm", json={"text": "hi"}).get_json()["id"]
+    data = redis_client.hgetall(f"c3:{{csm}}:job:{job_id}")
+    assert data["max_time"] == "300"
+    assert float(data["deadline"]) - float(data["created_at"]) == pytest.approx(900)
+    explicit = client.post("/csm", json={"text": "hi", "max_time": 600}).get_json()["id"]
+    assert redis_client.hget(f"c3:{{csm}}:job:{explicit}", "max_time") == "600"

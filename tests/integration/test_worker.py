@@ -9,6 +9,8 @@ from pathlib import Path
 
 from flask.testing import FlaskClient
 
+from tests.support.http_peers import http_peer, respond
+from tests.support.media import png_bytes
 from tests.support.service import wait_until, worker_process
 
 
@@ -197,3 +199,64 @@ def test_end_states_are_posted_to_notify_url_signed(
         assert bodies[queued]["status"] == "cancelled"
         webhook = wait_until(lambda: client.get(f"/status/{done}").get_json().get("webhook"), 10)
         assert webhook["delivered"] is True and webhook["attempts"] == 1  # type: ignore[index]
+
+
+def test_an_engine_crash_is_retried_and_the_job_still_succeeds(
+    client: FlaskClient, worker: object, settings_env: dict[str, str]
+) -> None:
+    job_id = client.post("/csm", json={"text": "crashonce"}).get_json()["id"]
+    doc = _wait_status(client, job_id, {"success"})
+    assert doc["attempts"] == 2 and _runs(settings_env, job_id) == 1
+    result = client.get(f"/result/{job_id}").get_json()
+    assert client.get(result["result_url"].replace("http://localhost", "")).status_code == 200
+
+
+def test_a_crash_every_time_fails_with_its_type_after_the_retries(
+    client: FlaskClient, worker: object
+) -> None:
+    job_id = client.post("/csm", json={"text": "crash"}).get_json()["id"]
+    doc = _wait_status(client, job_id, {"failed"})
+    assert doc["error_type"] == "engine" and doc["attempts"] == 3  # C3_MAX_RETRIES = 2
+    assert "failed 3 times" in doc["error"]
+
+
+def test_an_input_host_that_is_busy_once_is_retried(
+    client: FlaskClient, worker: object, tmp_path: Path
+) -> None:
+    answers = iter([503])
+
+    def image(handler: object) -> None:
+        status = next(answers, 200)
+        respond(handler, status, png_bytes() if status == 200 else b"busy",  # type: ignore[arg-type]
+                {"Content-Type": "image/png"})
+
+    with http_peer() as peer:
+        peer.route("/photo.png", image)
+        job_id = client.post("/analyze", json={"image_url": peer.url("/photo.png")}).get_json()["id"]
+        doc = _wait_status(client, job_id, {"success", "failed"})
+    assert doc["status"] == "success" and doc["attempts"] == 2
+    assert len(peer.requests_to("/photo.png")) == 2
+
+
+def test_an_input_that_is_not_there_is_not_retried(client: FlaskClient, worker: object) -> None:
+    with http_peer() as peer:
+        job_id = client.post("/analyze", json={"image_url": peer.url("/gone.png")}).get_json()["id"]
+        doc = _wait_status(client, job_id, {"failed"})
+        assert doc["error_type"] == "input" and doc["attempts"] == 1
+        assert len(peer.requests_to("/gone.png")) == 1
+
+
+def test_a_stopping_worker_starts_nothing_new_and_the_job_keeps_its_place(
+    client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = dict(worker_env, C3_SHUTDOWN_GRACE_SECONDS="30")
+    running = client.post("/csm", json={"text": "sleep:3"}).get_json()["id"]
+    with worker_process(env, log=tmp_path / "a.log") as process:
+        wait_until(lambda: _runs(settings_env, running, "start"), 15)
+        process.send_signal(signal.SIGTERM)  # stops taking jobs; the running one may finish
+        waiting = client.post("/csm", json={"text": "ok"}).get_json()["id"]
+        process.wait(timeout=30)
+    assert client.get(f"/status/{running}").get_json()["status"] == "success"
+    assert _runs(settings_env, waiting, "start") == 0
+    doc = client.get(f"/status/{waiting}").get_json()
+    assert doc["status"] == "queued" and doc["queue_position"] == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import wave
 
+from PIL import Image
+
 
 def wav_bytes(seconds: float = 0.1, rate: int = 16000) -> bytes:
     """A mono 16-bit WAV of ``seconds`` holding a repeating ramp (not silence, so byte ranges differ)."""
@@ -16,4 +18,11 @@ def wav_bytes(seconds: float = 0.1, rate: int = 16000) -> bytes:
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(samples)
+    return buffer.getvalue()
+
+
+def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small real PNG image."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 120, 40)).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -1,0 +1,112 @@
+"""The whole service on a real 3-master Redis Cluster (auto-detected, no setting needed)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from redis.cluster import RedisCluster
+
+from c3render.api import create_app
+from c3render.queue.connection import connect
+from c3render.settings import load_settings
+from tests.support.servers import redis_cluster
+from tests.support.service import (
+    FIXTURE_ENGINES,
+    service_env,
+    wait_until,
+    worker_process,
+)
+
+
+@pytest.fixture(scope="module")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of one node of a real Redis Cluster started for this module."""
+    with redis_cluster(tmp_path_factory.mktemp("cluster")) as url:
+        yield url
+
+
+@pytest.fixture
+def cluster_env(
+    settings_env: dict[str, str], cluster_url: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The test environment pointed at the (flushed) cluster."""
+    monkeypatch.setenv("C3_REDIS_URL", cluster_url)
+    RedisCluster.from_url(cluster_url).flushall(target_nodes=RedisCluster.ALL_NODES)
+    return dict(settings_env, C3_REDIS_URL=cluster_url)
+
+
+@pytest.fixture
+def cluster_app(cluster_env: dict[str, str]) -> Flask:
+    return create_app(load_settings())
+
+
+@pytest.fixture
+def api(cluster_app: Flask) -> FlaskClient:
+    return cluster_app.test_client()
+
+
+@pytest.fixture
+def cluster_worker_env(cluster_env: dict[str, str]) -> dict[str, str]:
+    return service_env(
+        cluster_env, C3_ENGINES=FIXTURE_ENGINES, C3_HEARTBEAT_SECONDS="0.5",
+        C3_LIVENESS_SECONDS="1.5", C3_RECLAIM_IDLE_SECONDS="5",
+        C3_RETRY_BACKOFF_SECONDS="0.2",
+    )
+
+
+def _status(api: FlaskClient, job_id: str) -> dict:
+    return api.get(f"/status/{job_id}").get_json()  # type: ignore[no-any-return]
+
+
+def _wait(api: FlaskClient, job_id: str, wanted: str, timeout: float = 30) -> dict:
+    return wait_until(  # type: ignore[return-value]
+        lambda: (doc := _status(api, job_id))["status"] == wanted and doc, timeout
+    )
+
+
+def test_a_cluster_node_is_detected(cluster_env: dict[str, str]) -> None:
+    assert isinstance(connect(load_settings()), RedisCluster)
+
+
+def test_jobs_of_every_queue_run_list_and_end_on_a_cluster(
+    api: FlaskClient, cluster_worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    waiting = api.post("/csm", json={"text": "sleep:30"}).get_json()["id"]
+    assert _status(api, waiting)["queue_position"] == 0
+    assert api.post(f"/job/{waiting}", json={"status": "cancelled"}).status_code == 200
+    with worker_process(cluster_worker_env, log=tmp_path / "worker.log"):
+        speech = api.post("/csm", json={"text": "ok"}).get_json()["id"]
+        picture = api.post("/analyze", json={"image_url": "http://127.0.0.1:1/x.png"}).get_json()
+        assert _wait(api, speech, "success")["attempts"] == 1
+        failed = _wait(api, picture["id"], "failed", 60)
+        assert "image_url" in failed["error"] and failed["error_type"] == "input"
+        assert api.get(f"/result/{speech}").get_json()["result_url"]
+        health = api.get("/").get_json()
+        assert health["status"] == "ok" and len(health["workers"]) == 1
+        retried = api.post(f"/job/{picture['id']}/retry").get_json()
+        assert retried["status"] == "queued"
+        _wait(api, picture["id"], "failed", 60)
+    listed = api.get("/jobs?limit=10").get_json()["jobs"]
+    assert {doc["id"] for doc in listed} == {waiting, speech, picture["id"]}
+    assert _status(api, waiting)["status"] == "cancelled"
+
+
+def test_a_killed_workers_job_runs_again_on_a_cluster(
+    api: FlaskClient, cluster_worker_env: dict[str, str], cluster_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    runs = Path(cluster_env["C3_DATA_DIR"]) / "runs.log"
+    job_id = api.post("/csm", json={"text": "sleep:2"}).get_json()["id"]
+    with worker_process(cluster_worker_env, log=tmp_path / "victim.log") as victim:
+        wait_until(lambda: runs.exists() and f"start {job_id}" in runs.read_text(), 20)
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+    with worker_process(cluster_worker_env, log=tmp_path / "rescuer.log"):
+        doc = _wait(api, job_id, "success", 30)
+    assert doc["attempts"] == 2 and runs.read_text().count(f"done {job_id}") == 1
