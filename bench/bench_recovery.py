@@ -68,7 +68,12 @@ def one_round(store: JobStore, env: dict[str, str], work: Path, index: int) -> f
         for _ in range(LIVE_JOBS + 1):  # L and A take these; A runs one, L the rest
             store.submit(JobType.CSM, CsmRequest(text="sleep:60"))
         common.wait_for(lambda: _pending(store) == LIVE_JOBS + 1, 60, "L and A busy")
-        job_id = next(w["running"][0] for w in registry.live_workers() if w["slots"] == 1)
+        def victim() -> str | None:
+            return next((w["running"][0] for w in registry.live_workers()
+                         if w["slots"] == 1 and w["running"]), None)
+
+        common.wait_for(lambda: victim() is not None, 30, "A reports its job")
+        job_id = str(victim())
         job_key = keys.job(JobType.CSM, job_id)
         common.wait_for(lambda: state()[0] == JobStatus.RUNNING.value, 30, "job running on A")
         with common.processes([WORKER], env, work / f"worker-b-{index}.log") as (worker_b,):
