@@ -82,6 +82,7 @@ class Slot:
             return
         if delivery.taken_over:
             log.info("job %s taken over from a worker that is gone", claim.job.id)
+        self._discard_earlier_runs(claim)
         self.current = claim
         engine = self.engine(delivery.job_type)
         try:
@@ -178,6 +179,15 @@ class Slot:
             self.context.storage.delete_prefix(results_prefix(claim.job.id, claim.run))
         except Exception:
             log.exception("discarding the files of job %s run %d failed", claim.job.id, claim.run)
+
+    def _discard_earlier_runs(self, claim: Claim) -> None:
+        """Delete what earlier runs of the job stored: they are over (their workers died or
+        were superseded), so only this run's files may become the result."""
+        for run in range(1, claim.run):
+            try:
+                self.context.storage.delete_prefix(results_prefix(claim.job.id, run))
+            except Exception:
+                log.exception("discarding the files of job %s run %d failed", claim.job.id, run)
 
     def _report_progress(self, claim: Claim, fraction: float) -> None:
         try:
