@@ -135,3 +135,22 @@ def test_many_jobs_two_workers_each_ends_exactly_once(
         wait_until(lambda: all(_status(client, i)["status"] == "success" for i in ids), 60, 0.5)
     data = settings_env["C3_DATA_DIR"]
     assert all(_runs(data, job_id, "done") == 1 for job_id in ids)
+
+
+def test_redis_losing_its_data_is_noticed_and_the_running_job_says_so(
+    client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str],
+    redis_client: redis.Redis, tmp_path: Path,
+) -> None:
+    """A restart without persistence, simulated by FLUSHALL: the running job is written back
+    as failed with the reason instead of becoming a 404; the worker goes on serving."""
+    job_id = client.post("/csm", json={"text": "sleep:3"}).get_json()["id"]
+    with worker_process(worker_env, log=tmp_path / "w.log"):
+        wait_until(lambda: _runs(settings_env["C3_DATA_DIR"], job_id, "start") == 1, 15)
+        redis_client.flushall()
+        doc = wait_until(lambda: client.get(f"/status/{job_id}").status_code == 200
+                         and _status(client, job_id), 15)
+        assert doc["status"] == "failed" and doc["error_type"] == "redis_lost"  # type: ignore[index]
+        assert f"POST /job/{job_id}/retry" in doc["error"]  # type: ignore[index]
+        assert client.post(f"/job/{job_id}/retry").get_json()["status"] == "queued"
+        wait_until(lambda: _status(client, job_id)["status"] == "success", 30)
+    assert "REDIS LOST ITS DATA" in (tmp_path / "w.log").read_text()
