@@ -154,3 +154,22 @@ def test_redis_losing_its_data_is_noticed_and_the_running_job_says_so(
         assert client.post(f"/job/{job_id}/retry").get_json()["status"] == "queued"
         wait_until(lambda: _status(client, job_id)["status"] == "success", 30)
     assert "REDIS LOST ITS DATA" in (tmp_path / "w.log").read_text()
+
+
+def test_a_job_survives_five_kills_of_every_worker(
+    client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """A rolling deploy or a preempted node is not evidence that the job is poison."""
+    data = settings_env["C3_DATA_DIR"]
+    job_id = client.post("/csm", json={"text": "sleep:2"}).get_json()["id"]
+    for kill in range(1, 6):
+        with worker_process(worker_env, log=tmp_path / f"w{kill}.log") as process:
+            wait_until(lambda n=kill: _runs(data, job_id, "start") == n, 30)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    with worker_process(worker_env, log=tmp_path / "last.log"):
+        wait_until(lambda: _status(client, job_id)["status"] == "success", 30)
+    doc = _status(client, job_id)
+    assert doc["attempts"] == 6 and "error" not in doc
+    assert _runs(data, job_id, "done") == 1
