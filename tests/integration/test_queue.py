@@ -251,3 +251,17 @@ def test_a_full_queue_refuses_new_jobs_and_keeps_the_old(
     assert refused.value.retry_after > 0
     assert [store.find(job_id).status for job_id in first] == [JobStatus.QUEUED] * 2
     assert store.redis.xlen(keys.queue(CSM)) == 2
+
+
+def test_times_come_from_redis_not_from_a_skewed_host(
+    store: JobStore, leases: Leases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = time.time()
+    monkeypatch.setattr(time, "time", lambda: real + 3600)  # this host's clock is an hour fast
+    job_id, _ = store.submit(CSM, CsmRequest(text="a", complete_in=600))
+    claim = leases.start(CSM, job_id, _deliver(store, "w1")[0], "w1")
+    assert claim is not None  # an hour-fast host would have seen it as past complete_in
+    job = claim.job
+    assert abs(job.created_at - real) < 60 and abs((job.started_at or 0) - real) < 60
+    assert job.deadline - job.created_at == pytest.approx(600)
+    assert claim.run_seconds == pytest.approx(600 if job.max_time > 600 else job.max_time, abs=1)

@@ -40,9 +40,15 @@ class Claim:
 
     @property
     def run_deadline(self) -> float:
-        """When this run must stop: max_time after the start, or the complete_in deadline."""
+        """When this run must stop (Redis's clock): max_time after the start, or the
+        complete_in deadline."""
         started = self.job.started_at or time.time()
         return min(started + self.job.max_time, self.job.deadline)
+
+    @property
+    def run_seconds(self) -> float:
+        """How long this run may take from its start, whatever the worker's clock says."""
+        return self.run_deadline - (self.job.started_at or time.time())
 
 
 class Leases:
@@ -65,7 +71,7 @@ class Leases:
                 keys.dead_letters(job_type), keys.outbox(job_type),
             ],
             args=[
-                job_id, entry, worker, time.time(), self.settings.max_deliveries,
+                job_id, entry, worker, self.settings.max_deliveries,
                 self.settings.retention_seconds, keys.GROUP,
             ],
         )
@@ -95,7 +101,7 @@ class Leases:
                 keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type)],
                 args=[
                     job.id, claim.entry, claim.run, status.value,
-                    json.dumps(result or {}, separators=(",", ":")), error, time.time(),
+                    json.dumps(result or {}, separators=(",", ":")), error,
                     self.settings.retention_seconds, keys.GROUP, error_type,
                 ],
             )
@@ -106,11 +112,10 @@ class Leases:
         it failed when it failed too often. Returns 'retry', 'failed' or 'superseded'."""
         job = claim.job
         delay = self.settings.retry_backoff_seconds * 2 ** (job.failures)
-        now = time.time()
         return str(self.scripts.retry(
             keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.delayed(job.type),
                   keys.outbox(job.type), keys.dead_letters(job.type)],
-            args=[job.id, claim.entry, claim.run, now, now + delay, error, error_type,
+            args=[job.id, claim.entry, claim.run, delay, error, error_type,
                   self.settings.max_retries, self.settings.retention_seconds, keys.GROUP],
         ))
 

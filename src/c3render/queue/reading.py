@@ -118,7 +118,7 @@ class Reader:
         for job_id in due:
             self.scripts.promote(
                 keys=[keys.job(job_type, job_id), keys.delayed(job_type), keys.queue(job_type)],
-                args=[job_id, time.time()],
+                args=[job_id],
             )
 
     def hand_back(self, delivery: Delivery) -> None:

@@ -66,7 +66,6 @@ class JobStore:
         returned and nothing is created. ``owner`` names who submitted it (an API key's name).
         """
         job_id = str(uuid.uuid4())
-        now = time.time()
         ttl = spec.complete_in + self.settings.retention_seconds
         job_key = keys.job(job_type, job_id)
         if idempotency_key is None:
@@ -76,9 +75,9 @@ class JobStore:
         result = self.scripts.submit(
             keys=[job_key, keys.queue(job_type), keys.index(job_type), idempotency],
             args=[
-                job_id, repr(now), ttl, has_key, job_type.value, spec.params_json(),
-                spec.notify_url or "", repr(now + spec.complete_in), spec.max_time, owner or "",
-                self.settings.max_queued, keys.GROUP,
+                job_id, spec.complete_in, ttl, has_key, job_type.value, spec.params_json(),
+                spec.notify_url or "", spec.max_time, owner or "", self.settings.max_queued,
+                keys.GROUP,
             ],
         )
         if int(result[1]) == 2:
@@ -143,8 +142,8 @@ class JobStore:
             keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
                   keys.delayed(job.type)],
             args=[
-                job.id, status.value, error, time.time(), self.settings.retention_seconds,
-                keys.GROUP, "1" if only_expire else "0", error_type,
+                job.id, status.value, error, self.settings.retention_seconds, keys.GROUP,
+                "1" if only_expire else "0", error_type,
             ],
         )
         return str(verdict), str(previous)
@@ -154,7 +153,7 @@ class JobStore:
         with a fresh complete_in deadline of the same length. ``Conflict`` for other states."""
         verdict, previous = self.scripts.resubmit(
             keys=[keys.job(job.type, job.id), keys.queue(job.type)],
-            args=[time.time(), self.settings.retention_seconds],
+            args=[self.settings.retention_seconds],
         )
         if verdict == "missing":
             raise NotFound(f"no job with id {job.id}")

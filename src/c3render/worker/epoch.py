@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 
 from c3render.queue import keys
@@ -59,6 +58,6 @@ class EpochWatch:
         self.scripts.restore(
             keys=[keys.job(job.type, job.id)],
             args=[job.id, job.type.value, json.dumps(job.params), job.notify_url or "",
-                  job.created_at, job.deadline, job.max_time, job.owner or "", time.time(),
+                  job.created_at, job.deadline, job.max_time, job.owner or "",
                   LOST_ERROR.replace("{id}", job.id), self.settings.retention_seconds],
         )

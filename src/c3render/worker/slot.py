@@ -118,7 +118,7 @@ class Slot:
         job = claim.job
         self._run = RunJob(id=job.id, type=job.type, params=job.params, run=claim.run)
         engine.send(self._run)
-        deadline = claim.run_deadline
+        deadline = time.monotonic() + claim.run_seconds  # skew-free: Redis timed the start
         last_check = time.monotonic()
         self._last_progress = 0.0
         while True:
@@ -129,7 +129,7 @@ class Slot:
                 return
             if message is not None and self._handle(claim, message):
                 return
-            if time.time() >= deadline:
+            if time.monotonic() >= deadline:
                 self._stop_run(engine)
                 self._finish(claim, JobStatus.TIMED_OUT, error=self._timeout_reason(claim),
                              error_type="timeout")

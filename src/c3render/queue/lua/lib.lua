@@ -26,6 +26,15 @@ local function is_final(status)
   return status and status ~= 'queued' and status ~= 'running'
 end
 
+-- The server's clock, read once per script: every time a script stores or compares comes
+-- from Redis, so a skewed API or worker host cannot shift deadlines. (Redis 7 replicates a
+-- script's effects, so reading TIME in a script that writes is allowed.)
+local function server_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local NOW = server_now()
+
 -- Record a job that gave up in the dead-letter stream, for operators.
 local function dead_letter(dead, id, err, now)
   redis.call('XADD', dead, 'MAXLEN', '~', 10000, '*', 'id', id, 'error', err, 'at', now)

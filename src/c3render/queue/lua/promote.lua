@@ -1,9 +1,9 @@
 -- A delayed retry is due: put the job back in its queue (unless it ended meanwhile).
 -- KEYS: job hash, delayed zset, queue stream
--- ARGV: id, now
+-- ARGV: id
 -- Returns the new entry id, or '' when there was nothing to do.
 local due = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not due or tonumber(due) > tonumber(ARGV[2]) then return '' end
+if not due or tonumber(due) > NOW then return '' end
 redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return '' end
 local entry = redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])

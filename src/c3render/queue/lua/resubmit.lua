@@ -1,16 +1,16 @@
 -- POST /job/{id}/retry: queue a failed or timed-out job again under the same id, with a new
 -- complete_in deadline of the same length, counters reset and the old outcome cleared.
 -- KEYS: job hash, queue stream
--- ARGV: now, retention
+-- ARGV: retention
 -- Returns {verdict, status}: 'ok' (queued again), 'missing', or 'refused' with its status.
 local h = redis.call('HMGET', KEYS[1], 'status', 'created_at', 'deadline', 'id')
 if not h[1] then return {'missing', ''} end
 if h[1] ~= 'failed' and h[1] ~= 'timed_out' then return {'refused', h[1]} end
 local window = tonumber(h[3]) - tonumber(h[2])
 local entry = redis.call('XADD', KEYS[2], '*', 'id', h[4])
-redis.call('HSET', KEYS[1], 'status', 'queued', 'entry', entry, 'deadline', tonumber(ARGV[1]) + window,
+redis.call('HSET', KEYS[1], 'status', 'queued', 'entry', entry, 'deadline', NOW + window,
   'error', '', 'error_type', '', 'result', '', 'finished_at', '', 'started_at', '', 'worker', '',
   'progress', '0', 'failures', 0, 'lost', 0, 'ends', 0, 'retry_at', '', 'last_error', '',
   'webhook', '')
-redis.call('EXPIRE', KEYS[1], math.ceil(window + tonumber(ARGV[2])))
+redis.call('EXPIRE', KEYS[1], math.ceil(window + tonumber(ARGV[1])))
 return {'ok', h[1]}

@@ -2,24 +2,25 @@
 -- host was busy, the GPU ran out of memory): queue the job again after a delay, or end it
 -- failed when it has failed too often or the delay would pass its deadline.
 -- KEYS: job hash, queue stream, delayed zset, webhook outbox, dead-letter stream
--- ARGV: id, entry, run, now, retry at, error, error type, max failures, retention, group
+-- ARGV: id, entry, run, delay in seconds, error, error type, max failures, retention, group
 -- Returns 'retry', 'failed' or 'superseded'.
 local h = redis.call('HMGET', KEYS[1], 'status', 'run', 'failures', 'deadline', 'notify_url')
 if h[1] ~= 'running' or tonumber(h[2]) ~= tonumber(ARGV[3]) then
-  if is_final(h[1]) then drop_entry(KEYS[2], ARGV[10], ARGV[2]) end
+  if is_final(h[1]) then drop_entry(KEYS[2], ARGV[9], ARGV[2]) end
   return 'superseded'
 end
 local failures = tonumber(h[3] or '0') + 1
-drop_entry(KEYS[2], ARGV[10], ARGV[2])
-if failures > tonumber(ARGV[8]) or tonumber(ARGV[5]) >= tonumber(h[4]) then
-  local err = ARGV[6]
+local retry_at = NOW + tonumber(ARGV[4])
+drop_entry(KEYS[2], ARGV[9], ARGV[2])
+if failures > tonumber(ARGV[7]) or retry_at >= tonumber(h[4]) then
+  local err = ARGV[5]
   if failures > 1 then err = err .. ' (failed ' .. failures .. ' times)' end
-  end_job(KEYS[1], KEYS[4], ARGV[1], 'failed', ARGV[4], ARGV[9], h[5],
-    {'error', err, 'error_type', ARGV[7], 'failures', failures})
-  dead_letter(KEYS[5], ARGV[1], err, ARGV[4])
+  end_job(KEYS[1], KEYS[4], ARGV[1], 'failed', NOW, ARGV[8], h[5],
+    {'error', err, 'error_type', ARGV[6], 'failures', failures})
+  dead_letter(KEYS[5], ARGV[1], err, NOW)
   return 'failed'
 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'entry', '', 'worker', '', 'started_at', '',
-  'progress', '0', 'failures', failures, 'retry_at', ARGV[5], 'last_error', ARGV[6])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+  'progress', '0', 'failures', failures, 'retry_at', retry_at, 'last_error', ARGV[5])
+redis.call('ZADD', KEYS[3], retry_at, ARGV[1])
 return 'retry'

@@ -1,7 +1,7 @@
 -- Create a job and queue it, in one step.
 -- KEYS: job hash, queue stream, index zset, idempotency key (the job hash again when none)
--- ARGV: id, now, ttl of the queued job (and idempotency key), has idempotency key ('1'/'0'),
---       type, params JSON, notify_url, deadline, max_time, owner (the API key's name, or ''),
+-- ARGV: id, complete_in, ttl of the queued job (and idempotency key), has idempotency key
+--       ('1'/'0'), type, params JSON, notify_url, max_time, owner (the API key's name, or ''),
 --       most queued jobs (0: no cap), group
 -- Returns {id, 1} for a new job, {earlier id, 0} for a repeated idempotency key, and
 -- {'', 2, waiting} when the queue already holds the most jobs it may (nothing is written).
@@ -9,17 +9,17 @@ if ARGV[4] == '1' then
   local existing = redis.call('GET', KEYS[4])
   if existing then return {existing, 0} end
 end
-local cap = tonumber(ARGV[11])
+local cap = tonumber(ARGV[10])
 if cap > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
-  local pending = redis.call('XPENDING', KEYS[2], ARGV[12])[1]
+  local pending = redis.call('XPENDING', KEYS[2], ARGV[11])[1]
   local waiting = redis.call('XLEN', KEYS[2]) - pending
   if waiting >= cap then return {'', 2, waiting} end
 end
 local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'type', ARGV[5], 'status', 'queued', 'params', ARGV[6],
-  'notify_url', ARGV[7], 'created_at', ARGV[2], 'deadline', ARGV[8], 'max_time', ARGV[9],
-  'attempts', 0, 'progress', 0, 'entry', entry, 'owner', ARGV[10], 'run', 0)
+  'notify_url', ARGV[7], 'created_at', NOW, 'deadline', NOW + tonumber(ARGV[2]),
+  'max_time', ARGV[8], 'attempts', 0, 'progress', 0, 'entry', entry, 'owner', ARGV[9], 'run', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], NOW, ARGV[1])
 if ARGV[4] == '1' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[3]) end
 return {ARGV[1], 1}
