@@ -24,6 +24,9 @@ POLL_SECONDS = 0.1
 CHECK_SECONDS = 0.5
 PROGRESS_SECONDS = 0.5
 RECLAIM_SECONDS = 0.5
+"""How often a slot looks for entries of lost workers and for due retries."""
+IDLE_RECLAIM_SECONDS = 5.0
+"""How often it runs the safety net (entries nobody touched for C3_RECLAIM_IDLE_SECONDS)."""
 BLOCK_MS = 1000
 
 
@@ -37,6 +40,7 @@ class Slot:
         self.engines: dict[JobType, EngineHandle] = {}
         self.current: Claim | None = None
         self._last_reclaim = 0.0
+        self._last_idle_reclaim = 0.0
         self._last_progress = 0.0
         self._run: RunJob | None = None
 
@@ -102,9 +106,12 @@ class Slot:
         now = time.monotonic()
         if now - self._last_reclaim >= RECLAIM_SECONDS:
             self._last_reclaim = now
+            idle_pass = now - self._last_idle_reclaim >= IDLE_RECLAIM_SECONDS
+            if idle_pass:
+                self._last_idle_reclaim = now
             for job_type in types:
                 found = reader.take_over(job_type, worker)
-                if found is None:
+                if found is None and idle_pass:
                     found = next((Delivery(job_type, entry, job_id, taken_over=True)
                                   for entry, job_id in reader.reclaim(job_type, worker)), None)
                 if found is not None:
