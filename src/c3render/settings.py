@@ -7,12 +7,14 @@ prefixed ``C3_``. ``load_settings()`` turns a bad value into one ``ConfigError``
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -21,6 +23,14 @@ from typing_extensions import Annotated
 from c3render.errors import ConfigError
 
 CommaList = Annotated[list[str], NoDecode]
+
+WEAK_SECRETS = frozenset({
+    "change-me", "changeme", "change_me", "secret", "secret-key", "secret_key", "password",
+    "flask-secret-key", "your-secret-key", "test-secret", "cli-test", "bench-secret", "dev",
+})
+"""FLASK_SECRET_KEY values that ship in samples, docs and tests: never accepted at start."""
+MIN_SECRET_LENGTH = 16
+MAKE_SECRET = 'python -c "import secrets; print(secrets.token_hex(32))"'
 
 
 def _split_commas(value: Any) -> Any:
@@ -87,7 +97,18 @@ class Settings(BaseSettings):
     fetch_connect_timeout: float = Field(10.0, gt=0)
     fetch_read_timeout: float = Field(60.0, gt=0)
     fetch_max_redirects: int = Field(5, ge=0, le=20)
+    fetch_total_timeout: float = Field(600.0, gt=0)
+    """The longest one input download may take in all (a slow drip is cut here)."""
     fetch_allow: CommaList = Field(default_factory=list)
+    webhook_allow: CommaList = Field(default_factory=list)
+    """Private hosts or networks webhooks may be sent to (separate from C3_FETCH_ALLOW)."""
+
+    # --- tenancy: per-key isolation, rate limits and quotas (0 = no limit) --------
+    key_isolation: bool = False
+    submits_per_minute: int = Field(0, ge=0)
+    max_queued_jobs: int = Field(0, ge=0)
+    max_upload_bytes: int = Field(0, ge=0)
+    """Bytes of uploads one key may hold at once (until they expire)."""
 
     # --- webhooks ----------------------------------------------------------------
     webhook_secret: str | None = None
@@ -115,9 +136,11 @@ class Settings(BaseSettings):
     portrait_max_audio_seconds: float = Field(300.0, gt=0)
     comfyui_url: str | None = None
     comfyui_workflow: Path | None = None
+    engine_memory_mb: int = Field(16384, ge=0)
+    """Address-space limit (RLIMIT_AS) of each CPU engine process; 0 = none."""
 
     _split_lists = field_validator(
-        "api_keys", "cors_origins", "fetch_allow", mode="before"
+        "api_keys", "cors_origins", "fetch_allow", "webhook_allow", mode="before"
     )(_split_commas)
     _split_maps = field_validator("engines", "whisper_models", mode="before")(_split_pairs)
 
@@ -125,6 +148,30 @@ class Settings(BaseSettings):
     def redis_dsn(self) -> str:
         """The Redis URL to connect to: C3_REDIS_URL/REDIS_URL, else REDIS_HOST:REDIS_PORT."""
         return self.redis_url or f"redis://{self.redis_host}:{self.redis_port}/0"
+
+    @cached_property
+    def redis_display(self) -> str:
+        """``redis_dsn`` with any password replaced by ``***``, for logs and messages."""
+        return redact_url(self.redis_dsn)
+
+    @cached_property
+    def key_names(self) -> dict[str, str]:
+        """Each API key → its name: ``name:key`` entries give it, bare keys get ``key-<hash>``."""
+        names: dict[str, str] = {}
+        for entry in self.api_keys:
+            name, sep, key = entry.partition(":")
+            if not sep or not name.strip() or not key:
+                key = entry
+                name = "key-" + hashlib.sha256(entry.encode()).hexdigest()[:8]
+            names[key] = name.strip()
+        return names
+
+    def secret_values(self) -> list[str]:
+        """Every secret value in these settings (to keep them out of logs and tests' output)."""
+        found = [self.flask_secret_key, self.webhook_secret, self.s3_secret_access_key,
+                 self.s3_access_key_id, urlsplit(self.redis_dsn).password]
+        found.extend(self.key_names)
+        return [value for value in found if value]
 
     def link_base(self, request_base: str | None = None) -> str:
         """The base URL of every link we hand out (the one place that decides it).
@@ -148,6 +195,52 @@ class Settings(BaseSettings):
         if not path.exists():
             _create_secret_file(path)
         return path.read_text().strip().encode()
+
+
+def weak_secret_reason(value: str) -> str | None:
+    """Why ``value`` is not an acceptable FLASK_SECRET_KEY, or None when it is."""
+    text = value.strip()
+    if not text:
+        return "is empty"
+    if text.lower() in WEAK_SECRETS:
+        return f"is the published sample value {text!r}"
+    if len(text) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def require_strong_secret(settings: Settings) -> None:
+    """Refuse to start on a known-weak FLASK_SECRET_KEY (unset is fine: one is generated)."""
+    if settings.flask_secret_key is None:
+        return
+    reason = weak_secret_reason(settings.flask_secret_key)
+    if reason:
+        raise ConfigError(
+            f"FLASK_SECRET_KEY {reason}: anyone could forge result links and webhook "
+            f"signatures. Make one with: {MAKE_SECRET} (or unset it to use a key generated "
+            "in C3_DATA_DIR)"
+        )
+
+
+def open_farm_warning(settings: Settings) -> str | None:
+    """The warning for an API with no keys listening beyond loopback, or None."""
+    if settings.api_keys or settings.api_host in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return (
+        f"WARNING: no API keys are configured and the API listens on {settings.api_host}: "
+        "anyone who can reach it may submit jobs and read every result. Set C3_API_KEYS "
+        "(name:key, comma-separated) before exposing the service."
+    )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _create_secret_file(path: Path) -> None:

@@ -135,6 +135,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    digits = raw.isascii() and raw.isdigit() and len(raw) <= 12  # '²'.isdigit() is True
+    if not digits or not low <= int(raw) <= high:
         raise RequestError(f"{name}: must be an integer from {low} to {high}", name)
     return int(raw)
