@@ -50,7 +50,9 @@ def test_engine_failure_and_crash_fail_the_job(client: FlaskClient, worker: obje
     unexpected = client.post("/csm", json={"text": "boom"}).get_json()["id"]
     assert _wait_status(client, failing, {"failed"})["error"] == "the voice is hoarse"
     assert "engine process died" in _wait_status(client, crashing, {"failed"})["error"]
-    assert "RuntimeError" in _wait_status(client, unexpected, {"failed"})["error"]
+    error = _wait_status(client, unexpected, {"failed"})["error"]
+    assert "internal error in the csm engine" in error and "reference" in error
+    assert "RuntimeError" not in error  # raw exception text stays in the worker's log
     after = client.post("/csm", json={"text": "ok"}).get_json()["id"]
     _wait_status(client, after, {"success"})
 

@@ -8,10 +8,12 @@ receives the small result document.
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from c3render.engines.base import Engine, EngineJob, EngineResult, ProgressFn
 from c3render.errors import JobError
@@ -55,13 +57,37 @@ class JobPipeline:
             )
             return Done(job.run, self._store(self.engine.run(engine_job), job))
         except JobError as exc:
-            return Failed(job.run, str(exc))
-        except Exception as exc:
-            log.exception("job %s failed in the engine", job.id)
-            message = f"internal error in the {job.type.value} engine: {type(exc).__name__}: {exc}"
+            message = self._scrub(str(exc))
+            if message != str(exc):
+                log.warning("job %s failed: %s", job.id, self._scrub(str(exc), keep_urls=True))
             return Failed(job.run, message)
+        except MemoryError:
+            log.warning("job %s ran out of memory in the engine", job.id)
+            return Failed(job.run, "the job needed more memory than an engine may use "
+                                   "(C3_ENGINE_MEMORY_MB); try a smaller input")
+        except Exception:
+            reference = secrets.token_hex(4)
+            log.exception("job %s failed in the engine (reference %s)", job.id, reference)
+            return Failed(job.run, f"internal error in the {job.type.value} engine; it is "
+                                   f"logged on the worker under reference {reference}")
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def _scrub(self, message: str, keep_urls: bool = False) -> str:
+        """``message`` without secrets and, unless ``keep_urls``, without internal URLs."""
+        for secret in self.settings.secret_values():
+            message = message.replace(secret, "***")
+        internal = {"the ComfyUI server": self.settings.comfyui_url,
+                    "the object store": self.settings.s3_endpoint_url}
+        for name, url in internal.items():
+            if not url or keep_urls:
+                continue
+            parts = urlsplit(url)
+            message = message.replace(f" at {url.rstrip('/')}", "")
+            for text in (url.rstrip("/"), parts.netloc, parts.hostname):
+                if text:
+                    message = message.replace(text, name)
+        return message
 
     def _fetch_inputs(self, job: RunJob, workdir: Path) -> dict[str, Path]:
         fields = {
@@ -81,7 +107,9 @@ class JobPipeline:
         if result.text is not None:
             stored["text"] = result.text
         if result.file is not None:
-            key = f"results/{job.id}/{result.file.name}"
+            # a random part: a result's link cannot be guessed from its job id
+            name = f"{result.file.stem}-{secrets.token_urlsafe(12)}{result.file.suffix}"
+            key = f"results/{job.id}/{name}"
             media_type = result.media_type or "application/octet-stream"
             self.storage.put_file(key, result.file, media_type)
             stored.update(file_key=key, media_type=media_type)
