@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Application factory: settings from the environment unless given."""
     settings = settings or load_settings(**overrides)
     require_strong_secret(settings)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: nothing served unchecked
     warning = open_farm_warning(settings)
     if warning:
         app.logger.warning(warning)

@@ -3,9 +3,10 @@
 A URL's host is resolved once and every address it resolves to is checked: private,
 loopback, link-local, multicast, reserved and cloud-metadata addresses are refused unless
 ``C3_FETCH_ALLOW`` (inputs) or ``C3_WEBHOOK_ALLOW`` (webhooks) opens them; an IPv6 form
-that leads to an IPv4 address (mapped, 6to4, Teredo, NAT64) is judged by that address. The connection then goes to the checked address itself — no
-second DNS lookup that could answer differently — while the ``Host`` header, TLS SNI and
-certificate check keep the hostname. Used for job inputs and webhook deliveries.
+that leads to an IPv4 address (mapped, 6to4, Teredo, NAT64) is judged by that address.
+The connection then goes to the checked address itself — no second DNS lookup that could
+answer differently — while the ``Host`` header, TLS SNI and certificate check keep the
+hostname. Used for job inputs and webhook deliveries.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ for _job_type in JobType:
 
 def _load(job_id: str) -> Job:
     if not _UUID.match(job_id):
-        raise RequestError(f"id: {job_id!r} is not a valid job id (a UUID)", "id")
+        raise RequestError(f"id: {job_id[:40]!r} is not a valid job id (a UUID)", "id")
     return services().store.find(job_id)
 
 
