@@ -88,3 +88,13 @@ class EngineUnavailable(JobError):
 
 class EngineCrashed(JobError):
     """The engine process died while running a job."""
+
+
+class TooManyRequests(C3Error):
+    """A key is over its rate limit or quota (HTTP 429, with a Retry-After in seconds)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after + 0.999))

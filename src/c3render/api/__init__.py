@@ -23,6 +23,7 @@ from c3render.api.routes.health import health_bp
 from c3render.api.routes.jobs import jobs_bp
 from c3render.api.routes.uploads import uploads_bp
 from c3render.api.services import EXTENSION, Services
+from c3render.queue.quotas import Quotas
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.store import JobStore
 from c3render.settings import Settings, load_settings, open_farm_warning, require_strong_secret
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     store = JobStore(client, settings)
     app.extensions[EXTENSION] = Services(
         settings=settings, redis=client, store=store, workers=WorkerRegistry(client),
-        storage=create_storage(settings),
+        storage=create_storage(settings), quotas=Quotas(client, settings.retention_seconds),
     )
     try:
         store.ensure_groups()

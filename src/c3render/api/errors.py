@@ -8,7 +8,7 @@ import redis
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from c3render.errors import C3Error, RequestError
+from c3render.errors import C3Error, RequestError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,10 @@ def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(C3Error)
     def _c3(error: C3Error) -> tuple[Response, int]:
         field = error.field if isinstance(error, RequestError) else None
-        return error_response(error.http_status, error.message, field)
+        response, status = error_response(error.http_status, error.message, field)
+        if isinstance(error, TooManyRequests):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response, status
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> tuple[Response, int]:
