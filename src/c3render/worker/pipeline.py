@@ -74,19 +74,24 @@ class JobPipeline:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _scrub(self, message: str, keep_urls: bool = False) -> str:
-        """``message`` without secrets and, unless ``keep_urls``, without internal URLs."""
+        """``message`` without secrets and, unless ``keep_urls``, without internal URLs.
+
+        A message that names an internal server (ComfyUI, the object store) keeps only its
+        first words: the library's text in parentheses repeats the host, port and path.
+        """
         for secret in self.settings.secret_values():
             message = message.replace(secret, "***")
-        internal = {"the ComfyUI server": self.settings.comfyui_url,
-                    "the object store": self.settings.s3_endpoint_url}
-        for name, url in internal.items():
-            if not url or keep_urls:
-                continue
-            parts = urlsplit(url)
-            message = message.replace(f" at {url.rstrip('/')}", "")
-            for text in (url.rstrip("/"), parts.netloc, parts.hostname):
-                if text:
-                    message = message.replace(text, name)
+        if keep_urls:
+            return message
+        for url in (self.settings.comfyui_url, self.settings.s3_endpoint_url):
+            parts = urlsplit(url or "")
+            names = [text for text in (url, parts.netloc, parts.hostname) if text]
+            if names and any(name.rstrip("/") in message for name in names):
+                message = message.replace(f" at {url.rstrip('/')}", "")  # type: ignore[union-attr]
+                head = message.split(" (", 1)[0]
+                for name in names:
+                    head = head.replace(name.rstrip("/"), "the server")
+                message = f"{head} (details are in the worker's log)"
         return message
 
     def _fetch_inputs(self, job: RunJob, workdir: Path) -> dict[str, Path]:
