@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -80,11 +81,15 @@ def test_idempotency_keys_are_scoped_by_key(isolated: FlaskClient) -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after(settings_env: dict[str, str],
-                                                 redis_client: redis.Redis) -> None:
+                                                 redis_client: redis.Redis,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
     client = make_app(submits_per_minute=2).test_client()
     submit(client, ALICE)
     submit(client, ALICE)
-    refused = client.post("/csm", json={"text": "x"}, headers=ALICE)
+    with caplog.at_level(logging.INFO):
+        refused = client.post("/csm", json={"text": "x"}, headers=ALICE)
+    assert "key 'alice' is over its submit rate limit" in caplog.text  # the name, not the key
+    assert "alice-key" not in caplog.text
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert "'alice'" in refused.get_json()["error"] and "alice-key" not in refused.get_data(True)

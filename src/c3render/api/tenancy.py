@@ -10,6 +10,7 @@ isolation and answer 429 with ``Retry-After``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from c3render.api.auth import current_owner
@@ -19,6 +20,7 @@ from c3render.job import INPUT_FIELDS, Job, JobStatus, JobType
 from c3render.queue import keys
 from c3render.queue.listing import PAGE, SCAN_LIMIT
 
+log = logging.getLogger(__name__)
 QUEUE_FULL_RETRY_SECONDS = 10
 REFERENCE_SLACK_SECONDS = 2 * 86400
 """Upload references outlive the longest complete_in of the jobs that read the upload."""
@@ -35,6 +37,7 @@ def admit_submission(owner: str) -> str | None:
     if settings.submits_per_minute:
         wait = svc.quotas.take_submit(owner, settings.submits_per_minute)
         if wait is not None:
+            log.warning("%s is over its submit rate limit", _who(owner))
             raise TooManyRequests(
                 f"{_who(owner)} is over its limit of {settings.submits_per_minute} submissions "
                 "per minute (C3_SUBMITS_PER_MINUTE)", wait)
@@ -42,6 +45,7 @@ def admit_submission(owner: str) -> str | None:
         return None
     token = svc.quotas.reserve_job(owner, settings.max_queued_jobs)
     if token is None:
+        log.warning("%s is at its unfinished-jobs quota", _who(owner))
         raise TooManyRequests(
             f"{_who(owner)} already has {settings.max_queued_jobs} unfinished jobs "
             "(C3_MAX_QUEUED_JOBS); wait for one to end", QUEUE_FULL_RETRY_SECONDS)
@@ -76,6 +80,8 @@ def record_submission(owner: str, token: str | None, job_type: JobType, job_id: 
                       created: bool, uploads: list[str]) -> None:
     """Count the new job against its key and note which uploads it reads."""
     svc = services()
+    if created:
+        log.info("job %s (%s) queued for %s", job_id, job_type.value, _who(owner))
     if token is not None:
         svc.quotas.record_job(owner, token, job_type if created else None, job_id)
     if not created or not uploads:
