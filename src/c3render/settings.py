@@ -233,6 +233,11 @@ def open_farm_warning(settings: Settings) -> str | None:
     )
 
 
+def short_key_names(settings: Settings) -> list[str]:
+    """Names of configured API keys shorter than ``MIN_SECRET_LENGTH`` (guessable)."""
+    return [name for key, name in settings.key_names.items() if len(key) < MIN_SECRET_LENGTH]
+
+
 def redact_url(url: str) -> str:
     """``url`` with its password (if any) replaced by ``***``."""
     parts = urlsplit(url)

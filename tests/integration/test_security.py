@@ -227,3 +227,12 @@ def test_absurd_headers_get_a_clear_answer(keyed: Flask) -> None:
         answer = client.post("/csm", data=b'{"text": "a"}', headers=headers)
         assert answer.status_code < 500, headers
         assert answer.status_code in (200, 400, 401, 413), (headers, answer.status_code)
+
+
+def test_short_api_keys_are_warned_about_by_name(settings_env: dict[str, str],
+                                                 redis_client: object,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        create_app(load_settings(api_keys=["tiny:abc123", KEY]))
+    assert "API key 'tiny' is shorter than 16 characters" in caplog.text
+    assert "abc123" not in caplog.text and "'ui'" not in caplog.text

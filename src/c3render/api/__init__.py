@@ -26,7 +26,13 @@ from c3render.api.services import EXTENSION, Services
 from c3render.queue.quotas import Quotas
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.store import JobStore
-from c3render.settings import Settings, load_settings, open_farm_warning, require_strong_secret
+from c3render.settings import (
+    Settings,
+    load_settings,
+    open_farm_warning,
+    require_strong_secret,
+    short_key_names,
+)
 from c3render.storage import create_storage
 
 
@@ -38,6 +44,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     warning = open_farm_warning(settings)
     if warning:
         app.logger.warning(warning)
+    for name in short_key_names(settings):
+        app.logger.warning("API key %r is shorter than 16 characters: it can be guessed", name)
     # no SECRET_KEY: the API keeps no sessions (links are signed with settings.secret_key),
     # and without it Flask skips the session cookie on every request
     app.config.update(
