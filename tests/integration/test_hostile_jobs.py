@@ -15,7 +15,7 @@ from PIL import Image
 from tests.support.hostile import concat_playlist, hls_playlist, long_flac, png_declaring
 from tests.support.http_peers import Peer, http_peer, respond
 from tests.support.media import wav_bytes
-from tests.support.service import worker_process
+from tests.support.service import service_env, worker_process
 
 pytestmark = pytest.mark.slow
 
@@ -62,8 +62,6 @@ def _clone(media: Peer, path: str) -> dict[str, Any]:
 def test_hostile_media_end_their_jobs_and_the_worker_survives(
     client: FlaskClient, settings_env: dict[str, str], media: Peer, tmp_path: Path,
 ) -> None:
-    from tests.support.service import service_env
-
     env = service_env(settings_env, C3_ENGINE_MEMORY_MB="8192")
     cases = [
         ("/analyze", {"image_url": media.url("/huge.png")}, "image_url is too large"),

@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 import requests
 
+from c3render.api import create_app
+from c3render.settings import load_settings
 from tests.support.http_peers import http_peer, respond
 from tests.support.media import wav_bytes
 from tests.support.servers import free_port, wait_for_port
@@ -166,3 +168,35 @@ def test_no_secret_in_any_output(given: dict[str, str], tmp_path: Path) -> None:
     assert "internal error in the csm engine" in answered
     results = re.findall(r'"result_url": ?"([^"]+)"', answered)
     assert results and all(re.search(r"/speech-[\w-]{16}\.wav\?", url) for url in results)
+
+
+def test_engine_processes_get_no_secrets_they_do_not_need(
+    given: dict[str, str], tmp_path: Path,
+) -> None:
+    env = _env(given, tmp_path, free_port())
+    env.update(C3_ENGINES="analyze=tests.fixtures.introspect:create_engine",
+               C3_ENGINE_MEMORY_MB="6000")
+    settings = load_settings(redis_url=given["redis_url"], data_dir=tmp_path / "data",
+                             api_keys=[f"ui:{given['api_key']}"], fetch_allow=["127.0.0.1"],
+                             flask_secret_key=given["flask_secret_key"])
+    client = create_app(settings).test_client()
+    auth = {"X-C3-RENDER-KEY": given["api_key"]}
+    with http_peer() as peer, worker_process(env, types="analyze", log=tmp_path / "w.log"):
+        peer.route("/face.png", lambda h: respond(h, 200, PNG))
+        job_id = client.post("/analyze", json={"image_url": peer.url("/face.png")},
+                             headers=auth).get_json()["id"]
+        deadline = time.monotonic() + 60
+        while (doc := client.get(f"/status/{job_id}", headers=auth).get_json())["status"] in (
+                "queued", "running"):
+            assert time.monotonic() < deadline, "the job did not run"
+            time.sleep(0.2)
+        assert doc["status"] == "success", doc
+        found = json.loads(client.get(f"/result/{job_id}", headers=auth).get_json()["text"])
+    dump = json.dumps(found["environment"])
+    for name in ("api_key", "redis_password", "webhook_secret", "s3_access_key_id",
+                 "s3_secret_access_key", "flask_secret_key"):
+        assert given[name] not in dump, f"{name} is in the engine's environment"
+    assert found["api_keys"] == [] and found["webhook_secret"] is None
+    assert given["redis_password"] not in found["redis_dsn"]
+    assert found["secret_key"] == given["flask_secret_key"]  # local links must still verify
+    assert found["rlimit_as"] == 6000 * 1024 * 1024

@@ -29,12 +29,12 @@ log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")
 PROGRESS_INTERVAL = 0.2
 PR_SET_PDEATHSIG = 1
-SECRET_ENVIRONMENT = (
-    "C3_API_KEYS", "C3_REDIS_URL", "REDIS_URL", "C3_WEBHOOK_SECRET", "FLASK_SECRET_KEY",
-    "C3_S3_ACCESS_KEY_ID", "C3_S3_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-)
+SECRET_ENVIRONMENT = ("C3_API_KEYS", "C3_REDIS_URL", "REDIS_URL", "C3_WEBHOOK_SECRET",
+                      "FLASK_SECRET_KEY")
 """Variables an engine process drops from its environment (its Settings copy has what it needs)."""
+STORAGE_ENVIRONMENT = ("C3_S3_ACCESS_KEY_ID", "C3_S3_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
+                       "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+"""Dropped too with local storage; with S3 the engine uploads results and needs them."""
 
 
 def engine_settings(settings: Settings) -> Settings:
@@ -43,9 +43,7 @@ def engine_settings(settings: Settings) -> Settings:
     It keeps what storing a result and recognising our own links need: the link-signing
     key (as ``FLASK_SECRET_KEY``, or the data dir's generated one) and the S3 credentials.
     """
-    update: dict[str, object] = {
-        "api_keys": [], "webhook_secret": None, "redis_url": None, "redis_host": "unused",
-    }
+    update: dict[str, object] = {"api_keys": [], "webhook_secret": None, "redis_url": None}
     if settings.storage == "local":
         update["flask_secret_key"] = settings.secret_key.decode()
         update.update(s3_access_key_id=None, s3_secret_access_key=None)
@@ -59,7 +57,8 @@ def engine_settings(settings: Settings) -> Settings:
 
 def _confine(settings: Settings) -> None:
     """Drop secrets from the environment and cap the address space (RLIMIT_AS) on a CPU."""
-    for name in SECRET_ENVIRONMENT:
+    dropped = SECRET_ENVIRONMENT + (STORAGE_ENVIRONMENT if settings.storage == "local" else ())
+    for name in dropped:
         os.environ.pop(name, None)
     limit = settings.engine_memory_mb * 1024 * 1024
     if not limit or not settings.device.startswith("cpu"):

@@ -8,6 +8,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from c3render.api.auth import current_owner
+from c3render.api.documents import status_document
+from c3render.api.schemas import REQUEST_SCHEMAS, ControlRequest
+from c3render.api.services import base_url, services
 from c3render.api.tenancy import (
     admit_submission,
     own_uploads,
@@ -17,9 +20,6 @@ from c3render.api.tenancy import (
     scoped_idempotency_key,
     visible_jobs,
 )
-from c3render.api.documents import status_document
-from c3render.api.schemas import REQUEST_SCHEMAS, ControlRequest
-from c3render.api.services import base_url, services
 from c3render.api.validation import parse, read_json_body
 from c3render.delivery.documents import result_document
 from c3render.errors import RequestError
