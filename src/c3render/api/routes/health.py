@@ -26,7 +26,8 @@ def worker_counts(workers: list[dict[str, Any]]) -> dict[str, Any]:
     for worker in workers:
         for job_type in worker.get("types") or []:
             serving[str(job_type)] = serving.get(str(job_type), 0) + 1
-        running += len(worker.get("running") or [])
+        jobs = worker.get("running") or []
+        running += jobs if isinstance(jobs, int) else len(jobs)  # a list of ids, or a count
     return {"workers": len(workers), "running": running, "serving": serving}
 
 
