@@ -14,8 +14,12 @@ COPY pyproject.toml README.md c3_render_api.py ./
 COPY src/ src/
 RUN pip install --no-cache-dir --no-deps .
 
+# run as an unprivileged user that owns only /data (the code stays root-owned, read-only to it)
+RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin c3 \
+ && mkdir -p /data && chown c3:c3 /data
 ENV API_HOST=0.0.0.0 API_PORT=5000 C3_DATA_DIR=/data PYTHONUNBUFFERED=1
 VOLUME /data
+USER c3:c3
 EXPOSE 5000
 # API: granian (faster than gunicorn in bench/bench_api.py); workers: `c3-render worker --preload`
 CMD ["c3-render", "api"]

@@ -64,7 +64,7 @@ def bench_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     base = {
         "C3_REDIS_URL": redis_url,
         "C3_DATA_DIR": str(data_dir),
-        "FLASK_SECRET_KEY": "bench-secret",
+        "FLASK_SECRET_KEY": "bench-5c1e9a7d3f2b8e4a6c0d",
         "BENCH_REDIS_URL": redis_url,
     }
     return service_env(base, **extra)

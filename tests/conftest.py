@@ -33,8 +33,9 @@ def settings_env(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
     env = {
         "C3_REDIS_URL": redis_url,
         "C3_DATA_DIR": str(tmp_path / "data"),
-        "FLASK_SECRET_KEY": "test-secret",
+        "FLASK_SECRET_KEY": "tests-3f9a1c7e5b2d4f60a8e1c9b7d5f3a1e0",
         "C3_FETCH_ALLOW": "127.0.0.1,localhost",
+        "C3_WEBHOOK_ALLOW": "127.0.0.1,localhost",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -72,9 +72,9 @@ class TooManyRequests(C3Error):
 
     http_status = 429
 
-    def __init__(self, message: str, retry_after: int = 5) -> None:
+    def __init__(self, message: str, retry_after: float = 5) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after = max(1, int(retry_after + 0.999))
 
 
 class ServiceUnavailable(C3Error):

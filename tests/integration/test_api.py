@@ -147,7 +147,7 @@ def test_health_reports_redis_queues_workers(client: FlaskClient) -> None:
     doc = client.get("/").get_json()
     assert doc["status"] == "ok" and doc["redis"] == "ok"
     assert set(doc["queues"]) == {"csm", "portrait", "whisper", "analyze"}
-    assert doc["workers"] == []
+    assert doc["workers"] == 0 and doc["running"] == 0 and doc["serving"] == {}
 
 
 def test_api_keys(settings_env: dict[str, str], redis_client: object) -> None:

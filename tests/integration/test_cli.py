@@ -22,7 +22,8 @@ def up_env(tmp_path: Path) -> dict[str, str]:
     return service_env(
         {},
         API_PORT=str(free_port()), REDIS_PORT=str(free_port()), C3_DATA_DIR=str(tmp_path / "data"),
-        C3_ENGINES=FIXTURE_ENGINES, FLASK_SECRET_KEY="cli-test", C3_API_WORKERS="1",
+        C3_ENGINES=FIXTURE_ENGINES, FLASK_SECRET_KEY="cli-tests-8d2e6b0a4c9f1e7d3b5a",
+        C3_API_WORKERS="1",
         C3_REDIS_URL="", REDIS_URL="",
     )
 

@@ -83,8 +83,8 @@ def test_follows_a_redirect_and_fetches_an_image(peer: Peer, tmp_path: Path,
     ("/page.html", "audio", "audio_url is not an audio file"),
     ("/a.wav", "image", "audio_url is not an image file"),
     ("/loop", "audio", "too many redirects"),
-    ("/to-private", "audio", "audio_url points to a private address (10.0.0.1)"),
-    ("/to-metadata", "audio", "audio_url points to a cloud metadata address (169.254.169.254)"),
+    ("/to-private", "audio", "audio_url points to a private address"),
+    ("/to-metadata", "audio", "audio_url points to a cloud metadata address"),
 ])
 def test_refusals_have_readable_messages(peer: Peer, tmp_path: Path, settings: Settings,
                                          storage: LocalStorage, path: str, kind: Any,
@@ -138,10 +138,10 @@ def no_connections(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(("url", "reason"), [
-    ("http://127.0.0.1:9/x", "a loopback address (127.0.0.1)"),
-    ("http://169.254.169.254/latest/meta-data/", "a cloud metadata address (169.254.169.254)"),
-    ("http://10.0.0.1/x", "a private address (10.0.0.1)"),
-    ("http://[::1]:9/x", "a loopback address (::1)"),
+    ("http://127.0.0.1:9/x", "a loopback address"),
+    ("http://169.254.169.254/latest/meta-data/", "a cloud metadata address"),
+    ("http://10.0.0.1/x", "a private address"),
+    ("http://[::1]:9/x", "a loopback address"),
     ("https://localhost:9/x", "a loopback address"),
     ("http://[::ffff:10.0.0.1]/x", "a private address"),
     ("http://0.0.0.0:9/x", "a reserved address"),
@@ -196,8 +196,9 @@ def test_every_resolved_address_is_checked(monkeypatch: pytest.MonkeyPatch,
                 (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port))]
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
-    with pytest.raises(InputError, match=r"private address \(10.1.2.3\)"):
+    with pytest.raises(InputError, match=r"private address$") as refused:
         check_public_url("https://mixed.example/hook", "notify_url", make_settings(tmp_path))
+    assert "10.1.2.3" not in str(refused.value)  # our DNS answers are not told to clients
 
 
 def test_public_address_passes_and_bad_scheme_fails(tmp_path: Path) -> None:

@@ -16,23 +16,37 @@ from flask import Flask
 from c3render.api.auth import init_auth
 from c3render.api.cors import init_cors
 from c3render.api.errors import init_error_handlers
+from c3render.api.headers import init_security_headers
 from c3render.api.routes.docs import docs_bp
 from c3render.api.routes.files import files_bp
 from c3render.api.routes.health import health_bp
 from c3render.api.routes.jobs import jobs_bp
 from c3render.api.routes.uploads import uploads_bp
 from c3render.api.services import EXTENSION, Services
-from c3render.queue.connection import connect, redacted
+from c3render.queue.connection import connect
+from c3render.queue.quotas import Quotas
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.store import JobStore
-from c3render.settings import Settings, load_settings
+from c3render.settings import (
+    Settings,
+    load_settings,
+    open_farm_warning,
+    require_strong_secret,
+    short_key_names,
+)
 from c3render.storage import create_storage
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Application factory: settings from the environment unless given."""
     settings = settings or load_settings(**overrides)
-    app = Flask(__name__)
+    require_strong_secret(settings)
+    app = Flask(__name__, static_folder=None)  # no static files: nothing served unchecked
+    warning = open_farm_warning(settings)
+    if warning:
+        app.logger.warning(warning)
+    for name in short_key_names(settings):
+        app.logger.warning("API key %r is shorter than 16 characters: it can be guessed", name)
     # no SECRET_KEY: the API keeps no sessions (links are signed with settings.secret_key),
     # and without it Flask skips the session cookie on every request
     app.config.update(
@@ -44,15 +58,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     store = JobStore(client, settings)
     app.extensions[EXTENSION] = Services(
         settings=settings, redis=client, store=store, workers=WorkerRegistry(client),
-        storage=create_storage(settings),
+        storage=create_storage(settings), quotas=Quotas(client, settings.retention_seconds),
     )
     try:
         store.ensure_groups()
     except redis.RedisError:
-        app.logger.warning("Redis at %s is not reachable yet", redacted(settings.redis_dsn))
+        app.logger.warning("Redis at %s is not reachable yet", settings.redis_display)
 
     init_cors(app, settings)
     init_auth(app, settings)
+    init_security_headers(app)
     init_error_handlers(app)
     for blueprint in (health_bp, jobs_bp, files_bp, uploads_bp, docs_bp):
         app.register_blueprint(blueprint)

@@ -33,15 +33,25 @@ def _http_url(value: str) -> str:
     return value
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""Control characters other than tab, newline and carriage return."""
+
+
+def _printable(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 def _non_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
-    return value
+    return _printable(value)
 
 
 HttpUrl = Annotated[str, Field(strict=True, max_length=4096), AfterValidator(_http_url)]
 NonBlank = Annotated[str, Field(strict=True, max_length=100_000), AfterValidator(_non_blank)]
-StrictNumber = Annotated[float, Field(strict=True)]
+StrictNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
 def _voice_alias(value: Any) -> Any:
@@ -143,7 +153,9 @@ class AnalyzeRequest(JobRequest):
 
     image_url: HttpUrl
     # addition: a question for a vision-language model; the embedded engine notes it
-    prompt: Annotated[str, Field(strict=True, max_length=2000)] | None = None
+    prompt: Annotated[
+        str, Field(strict=True, max_length=2000), AfterValidator(_printable)
+    ] | None = None
 
 
 REQUEST_SCHEMAS: dict[JobType, type[JobRequest]] = {

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import current_app, request
 
 from c3render.queue.connection import RedisClient
+from c3render.queue.quotas import Quotas
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.store import JobStore
 from c3render.settings import Settings
@@ -17,13 +18,15 @@ EXTENSION = "c3render"
 
 @dataclass
 class Services:
-    """Settings, the pooled Redis client, the job store, the worker registry and storage."""
+    """Settings, the pooled Redis client, the job store, the worker registry, storage and
+    the per-key limits."""
 
     settings: Settings
     redis: RedisClient
     store: JobStore
     workers: WorkerRegistry
     storage: Storage
+    quotas: Quotas
 
 
 def services() -> Services:

@@ -46,7 +46,7 @@ def start_redis(settings: Settings) -> subprocess.Popen[bytes]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise ConfigError(
-            f"no Redis answers at {settings.redis_dsn} and redis-server is not installed; "
+            f"no Redis answers at {settings.redis_display} and redis-server is not installed; "
             "run scripts/setup.sh or set C3_REDIS_URL"
         )
     directory = Path(settings.data_dir, "redis").resolve()

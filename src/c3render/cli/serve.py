@@ -23,13 +23,14 @@ from c3render.cli.output import console
 from c3render.delivery.signing import signing_secret
 from c3render.errors import C3Error
 from c3render.job import JobType
-from c3render.settings import Settings, load_settings
+from c3render.settings import Settings, load_settings, require_strong_secret
 from c3render.worker import Worker
 
 
 def cmd_api(args: argparse.Namespace) -> int:
     """Serve the API in the foreground (replaces this process with the server)."""
     settings = load_settings()
+    require_strong_secret(settings)
     command = api_command(settings)
     os.execv(command[0], command)
     return 0  # not reached
@@ -42,21 +43,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
         types = tuple(JobType(name.strip()) for name in args.types.split(",") if name.strip())
     except ValueError as exc:
         raise C3Error(f"--types: {exc}") from None
-    Worker(load_settings(), types, max(1, args.concurrency), preload=args.preload).run()
+    settings = load_settings()
+    require_strong_secret(settings)
+    logging.getLogger(__name__).info("worker: Redis at %s", settings.redis_display)
+    Worker(settings, types, max(1, args.concurrency), preload=args.preload).run()
     return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Start everything for local use; Ctrl-C stops it all."""
     settings = load_settings()
+    require_strong_secret(settings)
     if "api_host" not in settings.model_fields_set:  # local use: not on every interface
         settings = settings.model_copy(update={"api_host": "127.0.0.1"})
     processes: list[subprocess.Popen[bytes]] = []
     redis_process = None
     if redis_reachable(settings.redis_dsn):
-        console.print(f"Redis: using the server at {settings.redis_dsn}")
+        console.print(f"Redis: using the server at {settings.redis_display}")
     elif settings.redis_url:
-        raise C3Error(f"no Redis answers at the configured {settings.redis_dsn}")
+        raise C3Error(f"no Redis answers at the configured {settings.redis_display}")
     else:
         redis_process = start_redis(settings)
         console.print(f"Redis: started redis-server (append-only) in {settings.data_dir}/redis")

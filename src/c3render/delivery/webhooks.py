@@ -142,7 +142,8 @@ class WebhookDispatcher:
         """POST the payload once; (HTTP status, error or None, whether to retry)."""
         assert job.notify_url is not None
         try:
-            target = resolve_checked(job.notify_url, "notify_url", self.settings)
+            target = resolve_checked(job.notify_url, "notify_url", self.settings,
+                                     allow=self.settings.webhook_allow)
         except InputError as exc:
             return None, exc.message, False
         body = json.dumps(webhook_payload(job, self.storage, self.settings.link_base()),

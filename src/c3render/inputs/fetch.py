@@ -8,12 +8,14 @@ itself are read straight from storage. The content is sniffed from its first byt
 from __future__ import annotations
 
 import os
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urljoin
 
 import urllib3
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from c3render.errors import InputError, InputUnavailable, NotFound
 from c3render.inputs.guard import describe_error, request_pinned, resolve_checked
@@ -36,10 +38,18 @@ def human_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def _open_following(url: str, field: str, settings: Settings) -> urllib3.BaseHTTPResponse:
-    timeout = urllib3.Timeout(connect=settings.fetch_connect_timeout,
-                              read=settings.fetch_read_timeout)
+def _too_slow(field: str, settings: Settings) -> InputError:
+    return InputError(f"{field} took longer than {settings.fetch_total_timeout:g} s to download")
+
+
+def _open_following(url: str, field: str, settings: Settings,
+                    deadline: float) -> urllib3.BaseHTTPResponse:
     for _hop in range(settings.fetch_max_redirects + 1):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _too_slow(field, settings)
+        timeout = urllib3.Timeout(connect=min(settings.fetch_connect_timeout, remaining),
+                                  read=min(settings.fetch_read_timeout, remaining))
         target = resolve_checked(url, field, settings)
         try:
             response = request_pinned(target, "GET", timeout)
@@ -58,15 +68,32 @@ def _open_following(url: str, field: str, settings: Settings) -> urllib3.BaseHTT
     raise InputError(f"{field}: too many redirects (more than {settings.fetch_max_redirects})")
 
 
-def _chunks(response: urllib3.BaseHTTPResponse, field: str, settings: Settings) -> Iterator[bytes]:
+def _chunks(response: urllib3.BaseHTTPResponse, field: str, settings: Settings,
+            deadline: float) -> Iterator[bytes]:
+    """The body in chunks as they arrive, each read bounded by what is left of the deadline
+    (a slow drip cannot hold the job past ``C3_FETCH_TOTAL_TIMEOUT``)."""
+    sock = getattr(getattr(response, "connection", None), "sock", None)
     try:
-        yield from response.stream(CHUNK, decode_content=True)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _too_slow(field, settings)
+            if isinstance(sock, socket.socket):
+                sock.settimeout(min(settings.fetch_read_timeout, remaining))
+            chunk = response.read1(CHUNK)
+            if not chunk:
+                return
+            yield chunk
+    except ReadTimeoutError as exc:
+        if time.monotonic() >= deadline - 0.1:
+            raise _too_slow(field, settings) from None
+        raise describe_error(exc, field, settings.fetch_read_timeout) from None
     except HTTPError as exc:
         raise describe_error(exc, field, settings.fetch_read_timeout) from None
 
 
 def _stream_to(response: urllib3.BaseHTTPResponse, part: Path, field: str,
-               kind: str, settings: Settings) -> Sniffed:
+               kind: str, settings: Settings, deadline: float) -> Sniffed:
     cap = settings.fetch_max_bytes
     too_large = InputError(f"{field} is larger than {human_size(cap)}")
     length = response.headers.get("Content-Length")
@@ -74,7 +101,7 @@ def _stream_to(response: urllib3.BaseHTTPResponse, part: Path, field: str,
         raise too_large
     head, found, size = bytearray(), None, 0
     with part.open("wb") as out:
-        for chunk in _chunks(response, field, settings):
+        for chunk in _chunks(response, field, settings, deadline):
             size += len(chunk)
             if size > cap:
                 raise too_large
@@ -120,7 +147,8 @@ def fetch_input(url: str, dest_dir: Path, field: str, kind: InputKind,
     """Download the input ``field`` into ``dest_dir``; return the file (suffix from content).
 
     Our own signed links are read from storage. Anything else must pass the address guard,
-    answer 2xx within the timeouts, stay under ``C3_FETCH_MAX_BYTES`` and sniff as ``kind``;
+    answer 2xx within the timeouts, arrive whole within ``C3_FETCH_TOTAL_TIMEOUT``, stay
+    under ``C3_FETCH_MAX_BYTES`` and sniff as ``kind``;
     otherwise InputError says what is wrong.
     """
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -128,9 +156,10 @@ def fetch_input(url: str, dest_dir: Path, field: str, kind: InputKind,
     if key is not None:
         return _from_storage(key, dest_dir, field, kind, storage)
     part = dest_dir / f".{field}.part"
-    response = _open_following(url, field, settings)
+    deadline = time.monotonic() + settings.fetch_total_timeout
+    response = _open_following(url, field, settings, deadline)
     try:
-        found = _stream_to(response, part, field, kind, settings)
+        found = _stream_to(response, part, field, kind, settings, deadline)
     except BaseException:
         part.unlink(missing_ok=True)
         raise

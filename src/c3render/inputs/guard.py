@@ -2,9 +2,11 @@
 
 A URL's host is resolved once and every address it resolves to is checked: private,
 loopback, link-local, multicast, reserved and cloud-metadata addresses are refused unless
-``C3_FETCH_ALLOW`` opens them. The connection then goes to the checked address itself — no
-second DNS lookup that could answer differently — while the ``Host`` header, TLS SNI and
-certificate check keep the hostname. Used for job inputs and webhook deliveries.
+``C3_FETCH_ALLOW`` (inputs) or ``C3_WEBHOOK_ALLOW`` (webhooks) opens them; an IPv6 form
+that leads to an IPv4 address (mapped, 6to4, Teredo, NAT64) is judged by that address.
+The connection then goes to the checked address itself — no second DNS lookup that could
+answer differently — while the ``Host`` header, TLS SNI and certificate check keep the
+hostname. Used for job inputs and webhook deliveries.
 """
 
 from __future__ import annotations
@@ -45,9 +47,32 @@ class Target:
     addresses: tuple[str, ...]
 
 
+NAT64_NETWORKS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+TRANSLATED_NETWORK = ipaddress.ip_network("::ffff:0:0:0/96")
+"""SIIT's IPv4-translated form (RFC 2765), like the mapped form ::ffff:a.b.c.d."""
+
+
+def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries and reaches: IPv4-mapped or -translated,
+    6to4 (2002::/16), Teredo (server and client), NAT64 (64:ff9b::/96, 64:ff9b:1::/48)."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    if address.ipv4_mapped:
+        return [address.ipv4_mapped]
+    if address.sixtofour:
+        return [address.sixtofour]
+    if address.teredo:
+        return list(address.teredo)
+    if address in TRANSLATED_NETWORK or any(address in net for net in NAT64_NETWORKS):
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return []
+
+
 def _refusal(address: IPAddress) -> str | None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    embedded = embedded_ipv4(address)
+    if embedded:  # judged by the IPv4 address it leads to
+        reasons = [_refusal(each) for each in embedded]
+        return next((reason for reason in reasons if reason), None)
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
     if address.is_loopback:
@@ -64,7 +89,8 @@ def _refusal(address: IPAddress) -> str | None:
 
 
 def _allowed(host: str, address: IPAddress, allow: list[str]) -> bool:
-    exact_only = address in METADATA_ADDRESSES
+    exact_only = address in METADATA_ADDRESSES or any(
+        each in METADATA_ADDRESSES for each in embedded_ipv4(address))
     for entry in allow:
         if entry.lower() == host.lower():
             return not exact_only
@@ -89,8 +115,15 @@ def _resolve(host: str, port: int, field: str) -> list[IPAddress]:
     return list(seen.values())
 
 
-def resolve_checked(url: str, field: str, settings: Settings) -> Target:
-    """Check ``url``'s scheme and every address its host resolves to; raise InputError."""
+def resolve_checked(
+    url: str, field: str, settings: Settings, allow: list[str] | None = None
+) -> Target:
+    """Check ``url``'s scheme and every address its host resolves to; raise InputError.
+
+    ``allow`` opens private hosts or networks (default ``C3_FETCH_ALLOW``; webhooks pass
+    ``C3_WEBHOOK_ALLOW``). A refusal names the kind of address, never the address itself:
+    a client must not learn what our DNS answers for internal names.
+    """
     parts = urlsplit(url.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise InputError(f"{field} must be an http or https URL")
@@ -102,14 +135,17 @@ def resolve_checked(url: str, field: str, settings: Settings) -> Target:
     addresses = _resolve(host, port, field)
     for address in addresses:
         reason = _refusal(address)
-        if reason and not _allowed(host, address, settings.fetch_allow):
-            raise InputError(f"{field} points to {reason} ({address})")
+        opened = settings.fetch_allow if allow is None else allow
+        if reason and not _allowed(host, address, opened):
+            raise InputError(f"{field} points to {reason}")
     return Target(url, parts, tuple(str(a) for a in addresses))
 
 
-def check_public_url(url: str, field: str, settings: Settings) -> None:
+def check_public_url(
+    url: str, field: str, settings: Settings, allow: list[str] | None = None
+) -> None:
     """Raise InputError unless ``url`` is http(s) and its host resolves to allowed addresses."""
-    resolve_checked(url, field, settings)
+    resolve_checked(url, field, settings, allow)
 
 
 # --- pinned HTTP ---------------------------------------------------------------------
@@ -166,8 +202,22 @@ def request_pinned(
     raise last
 
 
+def _os_reason(exc: BaseException) -> str:
+    """The operating system's words for the error under ``exc`` (never addresses or URLs)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return str(seen.strerror).lower()
+        seen = seen.__cause__ or seen.__context__
+    return "the connection failed"
+
+
 def describe_error(exc: Exception, field: str, read_timeout: float) -> InputError:
-    """A message a person understands for a urllib3 or socket error."""
+    """A message a person understands for a urllib3 or socket error.
+
+    It names what went wrong, not the address that was connected to or urllib3's text
+    (which holds the pinned IP address).
+    """
     # NewConnectionError subclasses ConnectTimeoutError in urllib3 2, so it goes first.
     # Timeouts and refused or broken connections may pass (InputUnavailable is retried);
     # a TLS failure will not.
@@ -177,11 +227,13 @@ def describe_error(exc: Exception, field: str, read_timeout: float) -> InputErro
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, ConnectionRefusedError) or "refused" in str(exc).lower():
             return InputUnavailable(f"{field} could not be reached: connection refused")
-        return InputUnavailable(f"{field} could not be reached: {cause or exc}")
+        return InputUnavailable(f"{field} could not be reached: {_os_reason(exc)}")
     if isinstance(exc, ConnectTimeoutError):
         return InputUnavailable(f"{field} could not be reached: connection timed out")
     if isinstance(exc, SSLError):
-        return InputError(f"{field} could not be reached: TLS error ({exc})")
+        verify = "certificate" in str(exc).lower()
+        detail = "the certificate could not be verified" if verify else "the handshake failed"
+        return InputError(f"{field} could not be reached: TLS error ({detail})")
     if isinstance(exc, ProtocolError):
-        return InputUnavailable(f"{field} could not be reached: the connection broke ({exc})")
-    return InputError(f"{field} could not be reached: {exc}")
+        return InputUnavailable(f"{field} could not be reached: the connection broke")
+    return InputError(f"{field} could not be reached: {type(exc).__name__}")

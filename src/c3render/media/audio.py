@@ -23,24 +23,59 @@ AUDIO_FORMATS: dict[str, tuple[str, str, int, int | None, str, str]] = {
 }
 
 
+DEMUXERS = {
+    ".wav": "wav", ".mp3": "mp3", ".ogg": "ogg", ".opus": "ogg", ".flac": "flac",
+    ".caf": "caf", ".amr": "amr", ".au": "au", ".wv": "wv", ".ape": "ape", ".aiff": "aiff",
+    ".aac": "aac", ".m4a": "mov", ".mp4": "mov", ".mov": "mov", ".webm": "matroska",
+    ".mkv": "matroska", ".avi": "avi",
+}
+"""The FFmpeg demuxer for each suffix the sniffer gives (``inputs/sniff.py``)."""
+SAFE_OPTIONS = {
+    "protocol_whitelist": "file",
+    "format_whitelist": ",".join(sorted(set(DEMUXERS.values()))),
+}
+"""Only local files, only media demuxers: no playlist (HLS, concat) that opens other files."""
+
+
+def open_media(path: Path, field: str = "audio") -> av.container.InputContainer:
+    """Open a local media file for reading with the demuxer its suffix names.
+
+    FFmpeg may read only this local file (``protocol_whitelist``) and only with a media
+    demuxer (``format_whitelist``), so a playlist posing as audio never opens other
+    files or URLs. A file whose content is not what its suffix says is probed again,
+    still among the allowed demuxers. Raises ``InputError``.
+    """
+    forced = DEMUXERS.get(path.suffix.lower())
+    try:
+        return av.open(str(path), format=forced, options=dict(SAFE_OPTIONS))
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        first = exc
+    if forced is not None:
+        try:
+            return av.open(str(path), options=dict(SAFE_OPTIONS))
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+            pass
+    raise InputError(f"{field} is not a readable audio file ({_reason(first)})") from None
+
+
 def iter_audio(
-    path: Path, sample_rate: int = 16000, field: str = "audio", chunk_seconds: float = 30.0
+    path: Path, sample_rate: int = 16000, field: str = "audio", chunk_seconds: float = 30.0,
+    max_seconds: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield float32 mono chunks of about ``chunk_seconds`` from any audio or video file.
 
-    Long recordings are never held whole in memory. Raises ``InputError`` when the file
-    cannot be decoded or has no audio stream.
+    Long recordings are never held whole in memory, and with ``max_seconds`` decoding
+    stops there (a small file of hours of silence is never decoded past what is used).
+    Raises ``InputError`` when the file cannot be decoded or has no audio stream.
     """
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise InputError(f"{field} is not a readable audio file ({_reason(exc)})") from None
+    container = open_media(path, field)
     with container:
         if not container.streams.audio:
             raise InputError(f"{field} has no audio stream")
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         limit = int(chunk_seconds * sample_rate)
+        left = int(max_seconds * sample_rate) if max_seconds is not None else None
         pending: list[np.ndarray] = []
         size = 0
         try:
@@ -48,20 +83,26 @@ def iter_audio(
                 for out in resampler.resample(frame):
                     pending.append(out.to_ndarray().reshape(-1))
                     size += pending[-1].size
+                if left is not None and size >= left:
+                    yield np.concatenate(pending)[:left]
+                    return
                 if size >= limit:
                     yield np.concatenate(pending)
+                    left = None if left is None else left - size
                     pending, size = [], 0
             for out in resampler.resample(None):
                 pending.append(out.to_ndarray().reshape(-1))
         except av.error.FFmpegError as exc:
             raise InputError(f"{field} could not be decoded ({_reason(exc)})") from None
         if pending:
-            yield np.concatenate(pending)
+            yield np.concatenate(pending)[:left]
 
 
-def decode_audio(path: Path, sample_rate: int = 16000, field: str = "audio") -> np.ndarray:
-    """Decode a whole file to float32 mono samples in [-1, 1] at ``sample_rate``."""
-    chunks = list(iter_audio(path, sample_rate, field))
+def decode_audio(
+    path: Path, sample_rate: int = 16000, field: str = "audio", max_seconds: float | None = None
+) -> np.ndarray:
+    """Decode a file (its first ``max_seconds`` when given) to float32 mono in [-1, 1]."""
+    chunks = list(iter_audio(path, sample_rate, field, max_seconds=max_seconds))
     samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
     if samples.size == 0:
         raise InputError(f"{field} contains no sound")

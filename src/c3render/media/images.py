@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from c3render.errors import InputError
 
-Image.MAX_IMAGE_PIXELS = 200_000_000  # refuse decompression bombs beyond 200 MP
+MAX_PIXELS = 64_000_000
+"""The largest image accepted (64 MP: 8000 × 8000, a 50 MP camera's photo; ~190 MB as RGB)."""
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Pillow only warns between MAX_IMAGE_PIXELS and twice that: make it refuse instead
+warnings.simplefilter("error", Image.DecompressionBombWarning)
 
 
 def open_image(path: Path, field: str = "image_url") -> Image.Image:
@@ -19,13 +24,17 @@ def open_image(path: Path, field: str = "image_url") -> Image.Image:
     """
     try:
         with Image.open(path) as image:
+            width, height = image.size  # from the header: refused before any decoding
+            if width * height > MAX_PIXELS:
+                raise Image.DecompressionBombError(f"{width}x{height}")
             image.load()
             upright = ImageOps.exif_transpose(image)
             return upright.convert("RGB")
     except UnidentifiedImageError:
         raise InputError(f"{field} is not an image Pillow can read") from None
-    except Image.DecompressionBombError:
-        raise InputError(f"{field} is too large (over 200 megapixels)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        limit = MAX_PIXELS // 1_000_000
+        raise InputError(f"{field} is too large (over {limit} megapixels)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{field} is a damaged or truncated image ({exc})") from None
 

@@ -40,16 +40,6 @@ def connect(settings: Settings, **options: Any) -> RedisClient:
     )
     if cluster:
         options.pop("health_check_interval", None)
-        log.info("Redis at %s is a cluster: using a cluster client", redacted(url))
+        log.info("Redis at %s is a cluster: using a cluster client", settings.redis_display)
         return RedisCluster.from_url(url, **options)
     return redis.Redis.from_url(url, **options)
-
-
-def redacted(url: str) -> str:
-    """``url`` without its password, for logs."""
-    scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}{sep}{user + ':' if user else ''}***@{host}"

@@ -79,3 +79,28 @@ def epoch() -> str:
 def upload(upload_id: str) -> str:
     """Hash describing an uploaded file (storage key, size, media type)."""
     return f"{PREFIX}:upload:{upload_id}"
+
+
+def _owner_tag(owner: str) -> str:
+    """One hash tag per API key name, so every key of an owner sits in one cluster slot."""
+    return f"{PREFIX}:{{owner:{hashlib.sha256(owner.encode()).hexdigest()[:16]}}}"
+
+
+def owner_submits(owner: str) -> str:
+    """Sorted set of an API key's recent submissions by time (its rate limit window)."""
+    return f"{_owner_tag(owner)}:submits"
+
+
+def owner_jobs(owner: str) -> str:
+    """Sorted set of an API key's unfinished jobs (``type:id``, or a reservation) by time."""
+    return f"{_owner_tag(owner)}:jobs"
+
+
+def owner_uploads(owner: str) -> str:
+    """Hash of an API key's uploads: upload id → ``size:expires_at`` (its upload quota)."""
+    return f"{_owner_tag(owner)}:uploads"
+
+
+def upload_references(upload_id: str) -> str:
+    """Set of ``type:id`` of the jobs that read an upload (``remove_data`` keeps it while any does)."""
+    return f"{PREFIX}:upload:{upload_id}:jobs"

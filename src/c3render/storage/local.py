@@ -101,11 +101,12 @@ class LocalStorage(Storage):
 
     def verify(self, key: str, expires: str | None, signature: str | None) -> bool:
         """True when ``signature`` is ours for ``key`` and ``expires`` is in the future."""
-        if not expires or not signature or not expires.isdigit():
+        if (not expires or not signature or not (expires.isascii() and expires.isdigit())
+                or len(expires) > 12):
             return False
         if int(expires) < time.time():
             return False
-        return hmac.compare_digest(self.sign(key, int(expires)), signature)
+        return hmac.compare_digest(self.sign(key, int(expires)).encode(), signature.encode())
 
     def link(self, key: str, base_url: str) -> str:
         """``{base_url}/files/{key}?expires=..&signature=..``, valid for link_seconds."""

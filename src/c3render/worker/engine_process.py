@@ -12,6 +12,7 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import resource
 import signal
 import time
 from multiprocessing.connection import Connection
@@ -28,6 +29,44 @@ log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")
 PROGRESS_INTERVAL = 0.2
 PR_SET_PDEATHSIG = 1
+SECRET_ENVIRONMENT = ("C3_API_KEYS", "C3_REDIS_URL", "REDIS_URL", "C3_WEBHOOK_SECRET",
+                      "FLASK_SECRET_KEY")
+"""Variables an engine process drops from its environment (its Settings copy has what it needs)."""
+STORAGE_ENVIRONMENT = ("C3_S3_ACCESS_KEY_ID", "C3_S3_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
+                       "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+"""Dropped too with local storage; with S3 the engine uploads results and needs them."""
+
+
+def engine_settings(settings: Settings) -> Settings:
+    """The settings an engine process gets: no API keys, Redis URL or webhook secret.
+
+    It keeps what storing a result and recognising our own links need: the link-signing
+    key (as ``FLASK_SECRET_KEY``, or the data dir's generated one) and the S3 credentials.
+    """
+    update: dict[str, object] = {"api_keys": [], "webhook_secret": None, "redis_url": None}
+    if settings.storage == "local":
+        update["flask_secret_key"] = settings.secret_key.decode()
+        update.update(s3_access_key_id=None, s3_secret_access_key=None)
+    else:
+        update["flask_secret_key"] = None
+    copy = settings.model_copy(update=update)
+    for cached in set(vars(copy)) - set(type(copy).model_fields):
+        del vars(copy)[cached]  # cached properties (redis_dsn, key_names) held the originals
+    return copy
+
+
+def _confine(settings: Settings) -> None:
+    """Drop secrets from the environment and cap the address space (RLIMIT_AS) on a CPU."""
+    dropped = SECRET_ENVIRONMENT + (STORAGE_ENVIRONMENT if settings.storage == "local" else ())
+    for name in dropped:
+        os.environ.pop(name, None)
+    limit = settings.engine_memory_mb * 1024 * 1024
+    if not limit or not settings.device.startswith("cpu"):
+        return  # CUDA reserves far more address space than it uses: no RLIMIT_AS there
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 class EngineHandle:
@@ -53,7 +92,7 @@ class EngineHandle:
         parent, child = _CONTEXT.Pipe(duplex=True)
         self.process = _CONTEXT.Process(
             target=serve,
-            args=(child, self.job_type, self.settings, os.getpid()),
+            args=(child, self.job_type, engine_settings(self.settings), os.getpid()),
             name=f"c3-engine-{self.job_type.value}",
             daemon=True,
         )
@@ -141,6 +180,7 @@ def serve(
     """Entry point of the engine process: load the engine once, then run jobs until told to stop."""
     if parent is not None:
         _die_with_parent(parent)
+        _confine(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s engine[%(process)d] %(message)s")
     for name in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL"):  # mediapipe's C++ chatter
         os.environ.setdefault(name, "2")

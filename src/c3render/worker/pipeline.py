@@ -8,10 +8,12 @@ receives the small result document.
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from c3render.engines.base import Engine, EngineJob, EngineResult, ProgressFn
 from c3render.errors import JobError
@@ -60,16 +62,45 @@ class JobPipeline:
             )
             return Done(job.run_id, self._store(self.engine.run(engine_job), job))
         except JobError as exc:
-            return Failed(job.run_id, str(exc), exc.error_type, exc.retryable)
+            message = self._scrub(str(exc))
+            if message != str(exc):
+                log.warning("job %s failed: %s", job.id, self._scrub(str(exc), keep_urls=True))
+            return Failed(job.run_id, message, exc.error_type, exc.retryable)
+        except MemoryError:
+            log.warning("job %s ran out of memory in the engine", job.id)
+            return Failed(job.run_id, "the job needed more memory than an engine may use "
+                                      "(C3_ENGINE_MEMORY_MB); try a smaller input")
         except Exception as exc:
             if _out_of_memory(exc):
                 message = f"the {job.type.value} engine ran out of GPU memory"
                 return Failed(job.run_id, message, "transient", retryable=True)
-            log.exception("job %s failed in the engine", job.id)
-            message = f"internal error in the {job.type.value} engine: {type(exc).__name__}: {exc}"
-            return Failed(job.run_id, message)
+            reference = secrets.token_hex(4)
+            log.exception("job %s failed in the engine (reference %s)", job.id, reference)
+            return Failed(job.run_id, f"internal error in the {job.type.value} engine; it is "
+                                      f"logged on the worker under reference {reference}")
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def _scrub(self, message: str, keep_urls: bool = False) -> str:
+        """``message`` without secrets and, unless ``keep_urls``, without internal URLs.
+
+        A message that names an internal server (ComfyUI, the object store) keeps only its
+        first words: the library's text in parentheses repeats the host, port and path.
+        """
+        for secret in self.settings.secret_values():
+            message = message.replace(secret, "***")
+        if keep_urls:
+            return message
+        for url in (self.settings.comfyui_url, self.settings.s3_endpoint_url):
+            parts = urlsplit(url or "")
+            names = [text for text in (url, parts.netloc, parts.hostname) if text]
+            if names and any(name.rstrip("/") in message for name in names):
+                message = message.replace(f" at {url.rstrip('/')}", "")  # type: ignore[union-attr]
+                head = message.split(" (", 1)[0]
+                for name in names:
+                    head = head.replace(name.rstrip("/"), "the server")
+                message = f"{head} (details are in the worker's log)"
+        return message
 
     def _fetch_inputs(self, job: RunJob, workdir: Path) -> dict[str, Path]:
         fields = {
@@ -89,7 +120,9 @@ class JobPipeline:
         if result.text is not None:
             stored["text"] = result.text
         if result.file is not None:
-            key = results_prefix(job.id, job.run) + result.file.name
+            # a random part: a result's link cannot be guessed from its job id
+            name = f"{result.file.stem}-{secrets.token_urlsafe(12)}{result.file.suffix}"
+            key = results_prefix(job.id, job.run) + name
             media_type = result.media_type or "application/octet-stream"
             self.storage.put_file(key, result.file, media_type)
             stored.update(file_key=key, media_type=media_type)

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify
 
 from c3render import __version__
 from c3render.api.schemas import REQUEST_SCHEMAS, ControlRequest
-from c3render.job import JobStatus
+from c3render.job import JobStatus, JobType
 
 docs_bp = Blueprint("docs", __name__)
 
@@ -21,6 +21,10 @@ _STATUS_DOC = {"type": "object", "required": ["id", "status"], "properties": {
     "created_at": {"type": "string"}, "started_at": {"type": ["string", "null"]},
     "finished_at": {"type": ["string", "null"]}, "progress": {"type": "number"},
     "queue_position": {"type": "integer"}, "attempts": {"type": "integer"},
+    "error_type": {"type": "string", "enum": [
+        "input", "engine", "unavailable", "transient", "timeout", "worker_lost", "cancelled",
+        "requested", "redis_lost"]},
+    "retry_at": {"type": ["string", "null"]}, "last_error": {"type": ["string", "null"]},
     "webhook": {"type": "object"}}}
 _ID = [{"name": "job_id", "in": "path", "required": True,
         "schema": {"type": "string", "format": "uuid"}}]
@@ -34,28 +38,77 @@ def _body(model: Any) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}
 
 
-def openapi_document() -> dict[str, Any]:
-    """The whole OpenAPI document (request bodies are the pydantic schemas themselves)."""
+def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+_KEYED = {"401": _ERROR, "503": _ERROR}
+_LIMITED = {"429": {**_ERROR, "headers": {"Retry-After": {"schema": {"type": "integer"}}}}}
+_PUBLIC: list[dict[str, Any]] = []  # no API key: an empty security requirement
+_LIST_PARAMS = [
+    _query("status", {"type": "string", "enum": [status.value for status in JobStatus]}),
+    _query("type", {"type": "string", "enum": [job_type.value for job_type in JobType]}),
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+    _query("offset", {"type": "integer", "minimum": 0, "maximum": 10_000}),
+]
+_UPLOAD_BODY = {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"}}}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+_FILE_PARAMS = [
+    {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}},
+    _query("expires", {"type": "string"}), _query("signature", {"type": "string"}),
+]
+
+
+def _job_paths() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for job_type, model in REQUEST_SCHEMAS.items():
         paths[f"/{job_type.value}"] = {"post": {
             "summary": model.__doc__, "requestBody": _body(model),
             "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
                             "schema": {"type": "string", "maxLength": 255}}],
-            "responses": {"200": _json(_STATUS_DOC, "queued"), "400": _ERROR, "413": _ERROR}}}
+            "responses": {"200": _json(_STATUS_DOC, "queued"), "400": _ERROR, "413": _ERROR,
+                          **_KEYED, **_LIMITED}}}
     paths["/status/{job_id}"] = {"get": {"parameters": _ID, "responses": {
-        "200": _json(_STATUS_DOC), "400": _ERROR, "404": _ERROR}}}
-    paths["/result/{job_id}"] = {"get": {"parameters": _ID, "responses": {
-        "200": _json({"type": "object"}, "result_url or text, with additions"),
-        "400": _ERROR, "404": _ERROR}}}
+        "200": _json(_STATUS_DOC), "400": _ERROR, "404": _ERROR, **_KEYED}}}
+    paths["/result/{job_id}"] = {"get": {
+        "parameters": [*_ID, _query("format", {"type": "string", "enum": ["json", "srt", "vtt"]})],
+        "responses": {"200": {"description": "result_url or text, with additions; or subtitles",
+                              "content": {"application/json": {"schema": {"type": "object"}},
+                                          "application/x-subrip": {"schema": {"type": "string"}},
+                                          "text/vtt": {"schema": {"type": "string"}}}},
+                      "400": _ERROR, "404": _ERROR, **_KEYED}}}
     paths["/job/{job_id}"] = {"post": {"parameters": _ID, "requestBody": _body(ControlRequest),
                                        "responses": {"200": _json(_STATUS_DOC), "400": _ERROR,
-                                                     "404": _ERROR, "409": _ERROR}}}
-    paths["/jobs"] = {"get": {"responses": {"200": _json({"type": "object"}), "400": _ERROR}}}
-    paths["/uploads"] = {"post": {"responses": {"201": _json({"type": "object"}), "400": _ERROR,
-                                                "413": _ERROR}}}
-    paths["/"] = {"get": {"summary": "health", "responses": {"200": _json({"type": "object"}),
-                                                            "503": _json({"type": "object"})}}}
+                                                     "404": _ERROR, "409": _ERROR, **_KEYED}}}
+    paths["/job/{job_id}/retry"] = {"post": {
+        "summary": "queue a failed or timed-out job again under the same id",
+        "parameters": _ID, "responses": {"200": _json(_STATUS_DOC), "400": _ERROR,
+                                         "404": _ERROR, "409": _ERROR, **_KEYED}}}
+    paths["/jobs"] = {"get": {"parameters": _LIST_PARAMS, "responses": {
+        "200": _json({"type": "object", "required": ["jobs", "limit", "offset"], "properties": {
+            "jobs": {"type": "array", "items": _STATUS_DOC}, "limit": {"type": "integer"},
+            "offset": {"type": "integer"}}}), "400": _ERROR, **_KEYED}}}
+    return paths
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole OpenAPI document (request bodies are the pydantic schemas themselves)."""
+    paths = _job_paths()
+    paths["/uploads"] = {"post": {"requestBody": _UPLOAD_BODY, "parameters": [
+        _query("filename", {"type": "string"})], "responses": {
+        "201": _json({"type": "object"}), "400": _ERROR, "413": _ERROR, **_KEYED, **_LIMITED}}}
+    paths["/files/{key}"] = {"get": {
+        "summary": "a signed link (the link is the credential)", "security": _PUBLIC,
+        "parameters": _FILE_PARAMS, "responses": {
+            "200": {"description": "the file"}, "206": {"description": "a byte range"},
+            "304": {"description": "not modified"}, "403": _ERROR, "404": _ERROR,
+            "416": {"description": "range not satisfiable"}}}}
+    paths["/"] = {"get": {"summary": "health", "security": _PUBLIC, "responses": {
+        "200": _json({"type": "object"}), "503": _json({"type": "object"})}}}
+    paths["/openapi.json"] = {"get": {"summary": "this document", "security": _PUBLIC,
+                                      "responses": {"200": _json({"type": "object"})}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "C3 Render", "version": __version__},

@@ -25,7 +25,9 @@ def get_file(key: str) -> Response:
     if not isinstance(storage, LocalStorage):
         raise NotFound("files are served by the object store's own links")
     expires = request.args.get("expires", "")
-    if expires.isdigit() and int(expires) < time.time():
+    if not (expires.isascii() and expires.isdigit() and len(expires) <= 12):  # '²'.isdigit()
+        raise Forbidden("this link is not valid (bad expiry)")
+    if int(expires) < time.time():
         raise Forbidden("this link has expired")
     if not storage.verify(key, expires, request.args.get("signature")):
         raise Forbidden("this link is not valid (bad signature)")
@@ -35,6 +37,8 @@ def get_file(key: str) -> Response:
         download_name=key.rsplit("/", 1)[-1], max_age=None,
     )
     response.headers["Accept-Ranges"] = "bytes"
+    if "Content-Disposition" not in response.headers:
+        response.headers["Content-Disposition"] = "inline"
     return response
 
 

@@ -1,6 +1,13 @@
-"""GET / — a small health document: Redis reachability, queue depths, live workers."""
+"""GET / — a small public health document: Redis reachability, queue depths, worker counts.
+
+It needs no API key, so it shows counts only: no worker ids, host names, job ids or Redis
+error text (which can name internal hosts).
+"""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 import redis
 from flask import Blueprint, Response, jsonify
@@ -9,6 +16,19 @@ from c3render import __version__
 from c3render.api.services import services
 
 health_bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+
+
+def worker_counts(workers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Live workers, the jobs they run, and how many workers serve each job type."""
+    serving: dict[str, int] = {}
+    running = 0
+    for worker in workers:
+        for job_type in worker.get("types") or []:
+            serving[str(job_type)] = serving.get(str(job_type), 0) + 1
+        jobs = worker.get("running") or []
+        running += jobs if isinstance(jobs, int) else len(jobs)  # a list of ids, or a count
+    return {"workers": len(workers), "running": running, "serving": serving}
 
 
 @health_bp.get("/")
@@ -18,19 +38,12 @@ def health() -> tuple[Response, int]:
     doc: dict[str, object] = {"service": "c3-render", "version": __version__}
     try:
         store.redis.ping()
-        workers = services().workers.live_workers()
-        doc.update(
-            status="ok",
-            redis="ok",
-            queues=store.queue_depths(),
-            workers=[
-                {name: worker.get(name) for name in ("id", "host", "types", "running")}
-                for worker in workers
-            ],
-        )
+        doc.update(status="ok", redis="ok", queues=store.queue_depths())
+        doc.update(worker_counts(services().workers.live_workers()))
         return jsonify(doc), 200
     except redis.RedisError as exc:
-        doc.update(status="degraded", redis=f"unreachable: {exc}")
+        log.warning("health: Redis is unreachable: %s", type(exc).__name__)
+        doc.update(status="degraded", redis="unreachable")
         return jsonify(doc), 503
 
 

@@ -7,13 +7,23 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from c3render.api.auth import current_owner
 from c3render.api.documents import status_document
 from c3render.api.schemas import REQUEST_SCHEMAS, ControlRequest, with_defaults
 from c3render.api.services import base_url, services
+from c3render.api.tenancy import (
+    admit_submission,
+    own_uploads,
+    record_submission,
+    remove_job_data,
+    require_visible,
+    scoped_idempotency_key,
+    visible_jobs,
+)
 from c3render.api.validation import parse, read_json_body
 from c3render.delivery.documents import result_document
 from c3render.errors import RequestError
-from c3render.job import INPUT_FIELDS, Job, JobStatus, JobType
+from c3render.job import Job, JobStatus, JobType
 from c3render.media import subtitles
 
 jobs_bp = Blueprint("jobs", __name__)
@@ -31,9 +41,26 @@ def _submit(job_type: JobType) -> tuple[Response, int]:
     if key is not None and not 1 <= len(key) <= 255:
         raise RequestError("Idempotency-Key: must be 1 to 255 characters", "Idempotency-Key")
     store = services().store
-    job_id, created = store.submit(job_type, job_request, key)
+    job_id, created = _submit_owned(job_type, job_request, key)
     status = JobStatus.QUEUED.value if created else store.find(job_id).status.value
     return jsonify({"id": job_id, "status": status}), 200
+
+
+def _submit_owned(job_type: JobType, job_request: Any, key: str | None) -> tuple[str, bool]:
+    """Queue the job as the current API key's: its limits, its uploads, its idempotency."""
+    owner = current_owner()
+    uploads = own_uploads(job_type, job_request, owner)
+    token = admit_submission(owner)
+    try:
+        job_id, created = services().store.submit(
+            job_type, job_request, scoped_idempotency_key(key, owner), owner=owner or None
+        )
+    except BaseException:
+        if token is not None:
+            services().quotas.record_job(owner, token, None, "")
+        raise
+    record_submission(owner, token, job_type, job_id, created, uploads)
+    return job_id, created
 
 
 def _make_submit_view(job_type: JobType) -> None:
@@ -51,8 +78,8 @@ for _job_type in JobType:
 
 def _load(job_id: str) -> Job:
     if not _UUID.match(job_id):
-        raise RequestError(f"id: {job_id!r} is not a valid job id (a UUID)", "id")
-    return services().store.find(job_id)
+        raise RequestError(f"id: {job_id[:40]!r} is not a valid job id (a UUID)", "id")
+    return require_visible(services().store.find(job_id))
 
 
 @jobs_bp.get("/status/<job_id>")
@@ -110,13 +137,7 @@ def retry(job_id: str) -> Response:
 
 
 def _remove_data(job: Job) -> None:
-    storage = services().storage
-    storage.delete_prefix(f"results/{job.id}/")
-    for field in INPUT_FIELDS[job.type]:
-        url = job.params.get(field)
-        key = storage.key_for_url(url) if url else None
-        if key and key.startswith("uploads/"):
-            storage.delete_prefix(key)
+    remove_job_data(job)
 
 
 @jobs_bp.get("/jobs")
@@ -126,7 +147,7 @@ def list_jobs() -> Response:
     job_status = _enum_arg(JobStatus, "status")
     limit = _int_arg("limit", 50, 1, 500)
     offset = _int_arg("offset", 0, 0, 10_000)
-    jobs = services().store.list_jobs(job_type, job_status, limit, offset)
+    jobs = visible_jobs(job_type, job_status, limit, offset)
     return jsonify(
         {"jobs": [status_document(job) for job in jobs], "limit": limit, "offset": offset}
     )
@@ -147,6 +168,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    digits = raw.isascii() and raw.isdigit() and len(raw) <= 12  # '²'.isdigit() is True
+    if not digits or not low <= int(raw) <= high:
         raise RequestError(f"{name}: must be an integer from {low} to {high}", name)
     return int(raw)

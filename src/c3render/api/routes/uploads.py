@@ -17,8 +17,9 @@ from typing import IO, Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from c3render.api.auth import current_owner
 from c3render.api.services import base_url, services
-from c3render.errors import PayloadTooLarge, RequestError
+from c3render.errors import PayloadTooLarge, RequestError, TooManyRequests
 from c3render.inputs.fetch import human_size
 from c3render.inputs.sniff import HEAD, Sniffed, sniff
 from c3render.queue import keys
@@ -45,14 +46,41 @@ def upload() -> tuple[Response, int]:
     cap = svc.settings.fetch_max_bytes
     if request.content_length is not None and request.content_length > cap + MULTIPART_SLACK:
         raise PayloadTooLarge(f"file is larger than {human_size(cap)}")
+    room, retry_after = _quota_room(current_owner())
+    if room is not None and (request.content_length or 0) > room + MULTIPART_SLACK:
+        raise _over_quota(retry_after)
     request.max_content_length = cap + MULTIPART_SLACK
     workdir = svc.settings.data_dir / "tmp"
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir) as temp:
         path = Path(temp) / "upload"
-        name, size = _receive(path, cap)
+        try:
+            name, size = _receive(path, cap if room is None else min(cap, room))
+        except PayloadTooLarge:
+            if room is not None and room < cap:
+                raise _over_quota(retry_after) from None
+            raise
         found = _sniff_upload(path)
         return jsonify(_store(path, name, size, found)), 201
+
+
+def _quota_room(owner: str) -> tuple[int | None, float]:
+    """Bytes the key may still upload (None: no quota) and the seconds until that grows."""
+    svc = services()
+    quota = svc.settings.max_upload_bytes
+    if not quota:
+        return None, 0.0
+    used, first_expiry = svc.quotas.upload_bytes(owner)
+    if used >= quota:
+        raise _over_quota(first_expiry - time.time())
+    return quota - used, first_expiry - time.time()
+
+
+def _over_quota(retry_after: float) -> TooManyRequests:
+    quota = human_size(services().settings.max_upload_bytes)
+    return TooManyRequests(
+        f"file: this key's uploads would exceed its quota of {quota} (C3_MAX_UPLOAD_BYTES); "
+        "older uploads count until they expire", min(retry_after, 86400.0))
 
 
 def _receive(path: Path, cap: int) -> tuple[str | None, int]:
@@ -97,12 +125,15 @@ def _store(path: Path, name: str | None, size: int, found: Sniffed) -> dict[str,
     if not isinstance(svc.storage, LocalStorage):
         lifetime = min(lifetime, MAX_PRESIGN_SECONDS)
     expires_at = datetime.fromtimestamp(time.time() + lifetime, timezone.utc)
+    owner = current_owner()
     record = {"key": key, "size": size, "media_type": found.media_type,
-              "created_at": time.time()}
-    pipe = svc.redis.pipeline(transaction=False)  # record and expiry in one round trip
+              "created_at": time.time(), "owner": owner}
+    pipe = svc.redis.pipeline(transaction=False)  # one round trip (a cluster has no MULTI here)
     pipe.hset(keys.upload(upload_id), mapping=record)
     pipe.expire(keys.upload(upload_id), settings.retention_seconds)
     pipe.execute()
+    if settings.max_upload_bytes:
+        svc.quotas.record_upload(owner, upload_id, size, time.time() + settings.retention_seconds)
     return {
         "id": upload_id,
         "url": svc.storage.link(key, base_url()),

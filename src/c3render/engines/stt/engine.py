@@ -18,7 +18,7 @@ from c3render.engines.stt.catalog import (
 from c3render.engines.stt.languages import language_code
 from c3render.errors import EngineUnavailable, InputError
 from c3render.job import JobType
-from c3render.media.audio import iter_audio
+from c3render.media.audio import iter_audio, open_media
 from c3render.settings import Settings
 
 if TYPE_CHECKING:
@@ -193,9 +193,9 @@ def quiet_cut(window: np.ndarray) -> int:
 def _probe_duration(path: Path) -> float | None:
     """Duration from the container header, if it says; used only for progress."""
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:  # the safe demuxers and local file access only
             if container.duration:
                 return float(container.duration) / av.time_base
-    except (av.error.FFmpegError, UnicodeDecodeError):
+    except InputError:
         return None
     return None

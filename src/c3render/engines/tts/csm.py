@@ -76,8 +76,8 @@ class CsmEngine(SpeechEngine):
         if voice != "clone":
             raise InputError(f"voice: unknown voice {voice!r}")
         path, text = reference_input(job)
-        audio = decode_audio(path, self.sample_rate, "reference_audio_url")
-        audio = audio[: int(MAX_REFERENCE_SECONDS * self.sample_rate)]
+        audio = decode_audio(path, self.sample_rate, "reference_audio_url",
+                             max_seconds=MAX_REFERENCE_SECONDS)
         turn = {
             "role": "0",
             "content": [{"type": "text", "text": text}, {"type": "audio", "path": audio}],

@@ -93,7 +93,7 @@ class PiperEngine(SpeechEngine):
         if voice != "clone":
             raise InputError(f"voice: unknown voice {voice!r}")
         path, text = reference_input(job)
-        reference = decode_audio(path, 16000, "reference_audio_url")[: 16000 * 60]
+        reference = decode_audio(path, 16000, "reference_audio_url", max_seconds=60)
         pitch = median_pitch(reference, 16000)
         spoken = speech_seconds(reference, 16000)
         factor = _clip(pitch / self.base_pitch, PITCH_RANGE) if pitch else 1.0

@@ -7,12 +7,11 @@ prefixed ``C3_``. ``load_settings()`` turns a bad value into one ``ConfigError``
 
 from __future__ import annotations
 
-import os
-import secrets
-import tempfile
+import hashlib
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -25,9 +24,22 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
 from c3render.errors import ConfigError
+from c3render.settings.secret_key import (
+    MAKE_SECRET,
+    MIN_SECRET_LENGTH,
+    WEAK_SECRETS,
+    create_secret_file,
+    redact_url,
+    weak_secret_reason,
+)
+
+__all__ = [
+    "MAKE_SECRET", "MIN_SECRET_LENGTH", "WEAK_SECRETS", "Settings", "load_settings",
+    "open_farm_warning", "redact_url", "require_strong_secret", "short_key_names",
+    "weak_secret_reason",
+]
 
 CommaList = Annotated[list[str], NoDecode]
-
 
 def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
@@ -113,7 +125,18 @@ class Settings(BaseSettings):
     fetch_connect_timeout: float = Field(10.0, gt=0)
     fetch_read_timeout: float = Field(60.0, gt=0)
     fetch_max_redirects: int = Field(5, ge=0, le=20)
+    fetch_total_timeout: float = Field(600.0, gt=0)
+    """The longest one input download may take in all (a slow drip is cut here)."""
     fetch_allow: CommaList = Field(default_factory=list)
+    webhook_allow: CommaList = Field(default_factory=list)
+    """Private hosts or networks webhooks may be sent to (separate from C3_FETCH_ALLOW)."""
+
+    # --- tenancy: per-key isolation, rate limits and quotas (0 = no limit) --------
+    key_isolation: bool = False
+    submits_per_minute: int = Field(0, ge=0)
+    max_queued_jobs: int = Field(0, ge=0)
+    max_upload_bytes: int = Field(0, ge=0)
+    """Bytes of uploads one key may hold at once (until they expire)."""
 
     # --- webhooks ----------------------------------------------------------------
     webhook_secret: str | None = None
@@ -141,9 +164,11 @@ class Settings(BaseSettings):
     portrait_max_audio_seconds: float = Field(300.0, gt=0)
     comfyui_url: str | None = None
     comfyui_workflow: Path | None = None
+    engine_memory_mb: int = Field(16384, ge=0)
+    """Address-space limit (RLIMIT_AS) of each CPU engine process; 0 = none."""
 
     _split_lists = field_validator(
-        "api_keys", "cors_origins", "fetch_allow", mode="before"
+        "api_keys", "cors_origins", "fetch_allow", "webhook_allow", mode="before"
     )(_split_commas)
     _split_maps = field_validator("engines", "whisper_models", mode="before")(_split_pairs)
 
@@ -173,6 +198,30 @@ class Settings(BaseSettings):
         """The Redis URL to connect to: C3_REDIS_URL/REDIS_URL, else REDIS_HOST:REDIS_PORT."""
         return self.redis_url or f"redis://{self.redis_host}:{self.redis_port}/0"
 
+    @cached_property
+    def redis_display(self) -> str:
+        """``redis_dsn`` with any password replaced by ``***``, for logs and messages."""
+        return redact_url(self.redis_dsn)
+
+    @cached_property
+    def key_names(self) -> dict[str, str]:
+        """Each API key → its name: ``name:key`` entries give it, bare keys get ``key-<hash>``."""
+        names: dict[str, str] = {}
+        for entry in self.api_keys:
+            name, sep, key = entry.partition(":")
+            if not sep or not name.strip() or not key:
+                key = entry
+                name = "key-" + hashlib.sha256(entry.encode()).hexdigest()[:8]
+            names[key] = name.strip()
+        return names
+
+    def secret_values(self) -> list[str]:
+        """Every secret value in these settings (to keep them out of logs and tests' output)."""
+        found = [self.flask_secret_key, self.webhook_secret, self.s3_secret_access_key,
+                 self.s3_access_key_id, urlsplit(self.redis_dsn).password]
+        found.extend(self.key_names)
+        return [value for value in found if value]
+
     def link_base(self, request_base: str | None = None) -> str:
         """The base URL of every link we hand out (the one place that decides it).
 
@@ -193,26 +242,37 @@ class Settings(BaseSettings):
             return self.flask_secret_key.encode()
         path = self.data_dir / "secret_key"
         if not path.exists():
-            _create_secret_file(path)
+            create_secret_file(path)
         return path.read_text().strip().encode()
 
 
-def _create_secret_file(path: Path) -> None:
-    """Write a new random key to ``path`` unless another process wins the race.
+def require_strong_secret(settings: Settings) -> None:
+    """Refuse to start on a known-weak FLASK_SECRET_KEY (unset is fine: one is generated)."""
+    if settings.flask_secret_key is None:
+        return
+    reason = weak_secret_reason(settings.flask_secret_key)
+    if reason:
+        raise ConfigError(
+            f"FLASK_SECRET_KEY {reason}: anyone could forge result links and webhook "
+            f"signatures. Make one with: {MAKE_SECRET} (or unset it to use a key generated "
+            "in C3_DATA_DIR)"
+        )
 
-    The key is written to a private temporary file first and hard-linked into place, so
-    a reader never sees a half-written file and a concurrent winner is never overwritten.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        os.link(temp, path)
-    except FileExistsError:
-        pass  # another process created it first: use theirs
-    finally:
-        os.unlink(temp)
+
+def open_farm_warning(settings: Settings) -> str | None:
+    """The warning for an API with no keys listening beyond loopback, or None."""
+    if settings.api_keys or settings.api_host in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return (
+        f"WARNING: no API keys are configured and the API listens on {settings.api_host}: "
+        "anyone who can reach it may submit jobs and read every result. Set C3_API_KEYS "
+        "(name:key, comma-separated) before exposing the service."
+    )
+
+
+def short_key_names(settings: Settings) -> list[str]:
+    """Names of configured API keys shorter than ``MIN_SECRET_LENGTH`` (guessable)."""
+    return [name for key, name in settings.key_names.items() if len(key) < MIN_SECRET_LENGTH]
 
 
 def load_settings(**overrides: Any) -> Settings:
