@@ -167,3 +167,12 @@ def test_prompt_recordings_fix_the_named_voices(model_dir: Path, tmp_path: Path)
     assert with_prompt.settings["context"][0]["content"][0]["text"] == "like a prompt"
     bare = built.plan_voice("conversational_b", job(tmp_path, text="x"))
     assert bare.settings and bare.settings["context"] == [] and "prompt" in (bare.note or "")
+
+
+def test_conversation_alternates_speakers(engine: CsmEngine, tmp_path: Path) -> None:
+    turns = [{"speaker": "conversational_a", "text": "Hello."},
+             {"speaker": "conversational_b", "text": "Hi there."}]
+    result = engine.run(job(tmp_path, conversation=turns))
+    assert result.extra["voice"] == "conversation"
+    assert result.extra["voices"] == ["conversational_a", "conversational_b"]
+    assert result.extra["duration"] > 0 and "conversational_a:" in result.extra["voice_note"]

@@ -152,3 +152,37 @@ def test_split_sentences_handles_any_length() -> None:
     assert split_sentences("One. Two!  Three?\n\nFour") == ["One.", "Two!", "Three?", "Four"]
     pieces = split_sentences("word, " * 400)
     assert len(pieces) > 5 and all(len(piece) <= 260 for piece in pieces)
+
+
+def test_conversation_speaks_each_turn_in_its_voice(engine: PiperEngine, listen: Any, tmp_path: Path) -> None:
+    turns = [{"speaker": "conversational_a", "text": "Good morning. Did you bring the folder?"},
+             {"speaker": "conversational_b", "text": "Yes, it is on the table."},
+             {"speaker": "conversational_a", "text": "Thank you."}]
+    result, _ = render(engine, tmp_path, conversation=turns, format="wav")
+    assert result.extra["voice"] == "conversation" and result.extra["sentences"] == 4
+    assert result.extra["voices"] == ["conversational_a", "conversational_b"]
+    assert result.file is not None
+    heard = listen(result.file)
+    assert wer("Good morning. Did you bring the folder? Yes, it is on the table. Thank you.", heard) <= 0.15, heard
+    samples = decode_audio(result.file, 16000)
+    one, _ = render(engine, tmp_path, job_id="one", text="Yes, it is on the table.",
+                    voice="conversational_b", format="wav")
+    assert one.file is not None
+    assert samples.size > 2 * decode_audio(one.file, 16000).size  # all turns are there
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"conversation": []}, "conversation"),
+    ({"conversation": [{"speaker": "nobody", "text": "hi"}]}, "conversation.speaker"),
+    ({"conversation": [{"speaker": "conversational_a", "text": "  "}]}, "conversation.text"),
+    ({"text": "hi", "conversation": [{"speaker": "conversational_a", "text": "hi"}]}, "text"),
+    ({"conversation": [{"speaker": "clone", "text": "hi"}]}, "reference_audio_url"),
+])
+def test_conversation_is_validated(fields: dict[str, Any], field: str) -> None:
+    from pydantic import ValidationError
+
+    from c3render.api.validation import describe
+
+    with pytest.raises(ValidationError) as caught:
+        CsmRequest(**fields)
+    assert describe(caught.value).field == field
