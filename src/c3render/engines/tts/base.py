@@ -78,10 +78,14 @@ class SpeechEngine(ABC):
         samples = join_with_pauses(parts, self.sample_rate, int(params.get("pause_duration", 150)))
         path = Path(job.workdir) / f"speech.{fmt}"
         media_type = encode_audio(samples, self.sample_rate, path, fmt)
-        return EngineResult(file=path, media_type=media_type,
-                            extra=result_extra(self.name, samples.size / self.sample_rate,
-                                               list(plans.values()), len(turns),
-                                               conversation=bool(params.get("conversation"))))
+        extra = result_extra(self.name, samples.size / self.sample_rate, list(plans.values()),
+                             len(turns), conversation=bool(params.get("conversation")))
+        extra.update(self.measure(samples, list(plans.values())))
+        return EngineResult(file=path, media_type=media_type, extra=extra)
+
+    def measure(self, samples: np.ndarray, plans: list[VoicePlan]) -> dict[str, Any]:
+        """Engine-specific figures about the rendered speech (e.g. clone similarity)."""
+        return {}
 
 
 def result_extra(engine: str, seconds: float, plans: list[VoicePlan], sentences: int,

