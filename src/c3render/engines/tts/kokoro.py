@@ -82,12 +82,20 @@ class KokoroVoices:
         phonemes = self._phonemize(_CLOCK.sub(r"\1 \2", text))
         return [self._vocab[c] for c in phonemes if c in self._vocab][:MAX_TOKENS]
 
-    def speak(self, text: str, voice: str, speed: float = 1.0, rate: int = RATE) -> np.ndarray:
-        """Float32 mono samples of ``text`` in ``voice`` at ``rate``."""
+    def style(self, voice: str | dict[str, float], length: int) -> np.ndarray:
+        """The style vector for ``length`` tokens of a voice, or of a weighted blend of voices."""
+        blend = {voice: 1.0} if isinstance(voice, str) else voice
+        total = sum(blend.values())
+        mixed = sum(weight / total * self._styles[name][length - 1] for name, weight in blend.items())
+        return np.asarray(mixed, np.float32).reshape(1, 256)
+
+    def speak(self, text: str, voice: str | dict[str, float], speed: float = 1.0,
+              rate: int = RATE) -> np.ndarray:
+        """Float32 mono samples of ``text`` in ``voice`` (a name or {name: weight}) at ``rate``."""
         ids = self.tokens(text)
         if not ids:
             return np.zeros(0, np.float32)
-        style = self._styles[voice][len(ids) - 1].reshape(1, 256).astype(np.float32)
+        style = self.style(voice, len(ids))
         audio = self._session.run(None, {
             "tokens": np.array([[0, *ids, 0]], dtype=np.int64), "style": style,
             "speed": np.array([speed], dtype=np.float32)})[0]

@@ -25,6 +25,7 @@ import numpy as np
 from c3render.engines.base import EngineJob
 from c3render.engines.tts.audio import median_pitch, shift_pitch, speech_seconds
 from c3render.engines.tts.base import SpeechEngine, VoicePlan, reference_input
+from c3render.engines.tts.clone import Candidate, search
 from c3render.engines.tts.kokoro import VOICES as KOKORO_VOICES
 from c3render.engines.tts.kokoro import KokoroVoices
 from c3render.engines.tts.speaker import SpeakerEncoder, similarity, to_16k
@@ -141,27 +142,41 @@ class PiperEngine(SpeechEngine):
         return self._clone_plan(reference, text)
 
     def _clone_plan(self, reference: np.ndarray, text: str) -> VoicePlan:
-        """The candidate voice nearest the reference, moved to its pitch and rate."""
-        base, base_pitch, base_rate, embedding, closest = "joe", self.base_pitch, self.base_words_per_second, None, None
-        if self._encoder is not None:
-            embedding = self._encoder.embed(reference)
-            candidates = ["joe", *(KOKORO_VOICES if self._kokoro is not None else ())]
-            scores = {name: similarity(embedding, self.profile(name)[0]) for name in candidates}
-            base = max(scores, key=scores.__getitem__)
-            closest = scores[base]
-            _, base_pitch, base_rate = self.profile(base)
+        """The rendering nearest the reference: voice (or blend) and pitch chosen by speaker
+        embedding (``clone.search``), speaking rate from the reference's words per second."""
         pitch = median_pitch(reference, 16000)
+        embedding = self._encoder.embed(reference) if self._encoder is not None else None
+        if embedding is None:
+            choice = Candidate("joe", None, _clip(pitch / self.base_pitch, PITCH_RANGE) if pitch else 1.0)
+            rate_base, note = self.base_words_per_second, CLONE_NOTE
+        else:
+            choice = search(embedding, pitch, self._score_candidate, self._profile_scores(embedding),
+                            [self.profile(name)[1] for name in self._candidates()], PITCH_RANGE)
+            rate_base = self.profile(choice.voices[0] if isinstance(choice.voices, tuple) else "joe")[2]
+            note = f"{CLONE_NOTE}; rendered as {choice.describe()}, the closest the embedded voices get " \
+                   f"(similarity {choice.score:.2f} on a test sentence)"
         spoken = speech_seconds(reference, 16000)
-        factor = _clip(pitch / base_pitch, PITCH_RANGE) if pitch else 1.0
-        rate = word_count(text) / spoken if spoken > 0.3 else base_rate
-        length = _clip(base_rate / rate, LENGTH_RANGE)
-        chosen = "" if closest is None else (
-            f"; {base} is the embedded voice most like the reference (similarity {closest:.2f})")
-        settings: dict[str, Any] = {"pitch": factor, "length": length, "reference_pitch": pitch,
-                                    "reference_embedding": embedding, "base": base}
-        if base != "joe":
-            settings["kokoro"] = base
-        return VoicePlan("clone", note=CLONE_NOTE + chosen, settings=settings)
+        rate = word_count(text) / spoken if spoken > 0.3 else rate_base
+        settings: dict[str, Any] = {
+            "pitch": choice.pitch, "length": _clip(rate_base / rate, LENGTH_RANGE), "reference_pitch": pitch,
+            "reference_embedding": embedding, "base": choice.describe()}
+        if choice.blend is not None:
+            settings["kokoro"] = choice.blend
+        return VoicePlan("clone", note=note, settings=settings)
+
+    def _candidates(self) -> list[str]:
+        return ["joe", *(KOKORO_VOICES if self._kokoro is not None else ())]
+
+    def _profile_scores(self, embedding: np.ndarray) -> dict[str, float]:
+        return {name: similarity(embedding, self.profile(name)[0]) for name in self._candidates()}
+
+    def _score_candidate(self, candidate: Candidate, embedding: np.ndarray) -> float:
+        """Speak the calibration sentence as ``candidate`` and compare it with the reference."""
+        assert self._encoder is not None
+        plan = VoicePlan("clone", settings={"pitch": candidate.pitch, "length": 1.0,
+                                            **({"kokoro": candidate.blend} if candidate.blend else {})})
+        audio = self.speak(CALIBRATION, plan, {"temperature": 0.0})
+        return similarity(self._encoder.embed(to_16k(audio, self.sample_rate)), embedding)
 
     def speak(self, sentence: str, plan: VoicePlan, params: dict[str, Any]) -> np.ndarray:
         """Synthesise ``pitch`` times slower, then play ``pitch`` times faster."""
@@ -169,7 +184,7 @@ class PiperEngine(SpeechEngine):
         pitch, length = float(values.get("pitch", 1.0)), float(values.get("length", 1.0))
         if values.get("kokoro") and self._kokoro is not None:
             speed = KOKORO_SPEED / (length * pitch)
-            audio = self._kokoro.speak(sentence, str(values["kokoro"]), speed, self.sample_rate)
+            audio = self._kokoro.speak(sentence, values["kokoro"], speed, self.sample_rate)
             return shift_pitch(audio, pitch) if pitch != 1.0 else audio
         temperature = float(params.get("temperature", _DEFAULT_TEMPERATURE))
         audio = self.synthesize(sentence, length_scale=length * pitch, temperature=temperature)
