@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ from c3render.settings import Settings
 from tests.support.wer import wer
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+needs_encoder = pytest.mark.skipif(
+    importlib.util.find_spec("resemblyzer") is None,
+    reason="resemblyzer (requirements/engines-nodeps.txt, --no-deps) is not installed")
 SENTENCE = "Please bring the blue folder to the meeting room before noon on Thursday."
 
 
@@ -74,6 +78,7 @@ def test_each_voice_is_intelligible(engine: PiperEngine, listen: Any, tmp_path: 
     assert progress and progress[-1] <= 1
 
 
+@needs_encoder
 def test_voices_are_different_speakers_and_random_picks_one(engine: PiperEngine, tmp_path: Path) -> None:
     encoder = SpeakerEncoder()
     heard = {}
@@ -116,6 +121,7 @@ def test_formats_decode_back(engine: PiperEngine, tmp_path: Path, fmt: str) -> N
     assert duration == pytest.approx(result.extra["duration"], abs=0.1)
 
 
+@needs_encoder
 @pytest.mark.parametrize("factor", [1.5, 0.8])
 def test_clone_says_how_it_was_rendered(engine: PiperEngine, tmp_path: Path, factor: float) -> None:
     clip = decode_audio(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0870.wav")
@@ -147,6 +153,7 @@ def test_clone_search_keeps_the_best_and_tries_blends_and_pitch() -> None:
     assert worse.blend == {"a": 1.0} and worse.score == 0.6  # never below the nearest voice
 
 
+@needs_encoder
 def test_clone_is_closer_to_the_reference_than_the_default_voice(
     engine: PiperEngine, tmp_path: Path
 ) -> None:
