@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 from typing import ClassVar
 
@@ -80,7 +81,7 @@ class EmbeddedPortraitEngine:
         if self.mouth == "visemes" and self._timer is None:
             models = installed_models(self.settings)
             chosen = models.get("tiny.en") or models.get("base")
-            if chosen is not None:
+            if chosen is not None and importlib.util.find_spec("faster_whisper") is not None:
                 self._timer = WordTimer(chosen.path)
 
     def _mouth(self, audio_path: Path, frames: int) -> tuple[tuple[np.ndarray, np.ndarray] | None, str]:
