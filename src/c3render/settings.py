@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     portrait_max_audio_seconds: float = Field(300.0, gt=0)
     comfyui_url: str | None = None
     comfyui_workflow: Path | None = None
+    # text to speech (CSM): prompt recordings that fix conversational_a/b
+    csm_voices_dir: Path | None = None
+    """A folder of ``conversational_a.wav`` + ``conversational_a.txt`` (and ``_b``): the
+    recording and its words that define each CSM voice; else ``<model>/prompts``."""
 
     _split_lists = field_validator(
         "api_keys", "cors_origins", "fetch_allow", mode="before"

@@ -176,3 +176,19 @@ def test_conversation_alternates_speakers(engine: CsmEngine, tmp_path: Path) -> 
     assert result.extra["voice"] == "conversation"
     assert result.extra["voices"] == ["conversational_a", "conversational_b"]
     assert result.extra["duration"] > 0 and "conversational_a:" in result.extra["voice_note"]
+
+
+def test_a_configured_voices_folder_is_used(model_dir: Path, tmp_path: Path) -> None:
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    encode_audio(0.2 * np.sin(np.arange(12000) / 7).astype(np.float32), 24000,
+                 voices / "conversational_b.wav", "wav")
+    (voices / "conversational_b.txt").write_text("a voice of our own")
+    built = create_engine(JobType.CSM, Settings(data_dir=tmp_path / "data", csm_model_dir=model_dir,
+                                                csm_voices_dir=voices))
+    assert isinstance(built, CsmEngine)
+    built.load()
+    plan = built.plan_voice("conversational_b", job(tmp_path, text="x"))
+    assert plan.note is None and plan.settings
+    assert plan.settings["context"][0]["content"][0]["text"] == "a voice of our own"
+    assert plan.settings["context"][0]["role"] == "1"

@@ -4,8 +4,9 @@
 chat template, Mimi codec). Nothing is fetched from the Hub. Voices map to CSM speaker
 ids (conversational_a → 0, conversational_b → 1). A bare speaker id has no fixed voice
 (CSM invents one per generation), so Sesame defines its voices by prompt recordings: when
-the model folder holds ``prompts/conversational_a.wav`` with its words in
-``prompts/conversational_a.txt`` (likewise ``_b``), that recording is the context turn in
+``C3_CSM_VOICES_DIR`` (default: the model folder's ``prompts/``) holds
+``conversational_a.wav`` with its words in ``conversational_a.txt`` (likewise ``_b``), that
+recording is the context turn in
 front of every sentence of the job, and the voice stays the same. clone puts the reference
 recording and its words in front the same way, as speaker 0. Every floating-point tensor
 the processor makes (the context audio's ``input_values`` above all) is cast to the
@@ -44,6 +45,7 @@ class CsmEngine(SpeechEngine):
             raise EngineUnavailable("the CSM engine needs C3_CSM_MODEL_DIR (a local CSM-1B folder)")
         self.settings = settings
         self.model_dir = settings.csm_model_dir
+        self.voices_dir = settings.csm_voices_dir or self.model_dir / "prompts"
         self.name = f"csm:{self.model_dir.name}"
         self.sample_rate = SAMPLE_RATE
         self.device = settings.device
@@ -86,11 +88,11 @@ class CsmEngine(SpeechEngine):
         """A speaker id with its prompt recording (when shipped); for clone the reference."""
         if voice in SPEAKERS:
             speaker = SPEAKERS[voice]
-            prompt = prompt_recording(self.model_dir, voice)
+            prompt = prompt_recording(self.voices_dir, voice)
             if prompt is None:
                 return VoicePlan(voice, settings={"speaker": speaker, "context": []}, note=(
-                    f"no prompts/{voice}.wav + .txt in the model folder: speaker {speaker} "
-                    "without a prompt recording, so the voice may change between sentences"))
+                    f"no {voice}.wav + .txt in {self.voices_dir}: speaker {speaker} without a "
+                    "prompt recording, so the voice may change between sentences"))
             turn = self._turn(speaker, prompt[0], prompt[1], "voice")
             return VoicePlan(voice, settings={"speaker": speaker, "context": [turn]})
         if voice != "clone":
@@ -124,9 +126,9 @@ class CsmEngine(SpeechEngine):
         return normalise_peak(audio) if audio.size and np.abs(audio).max() > 1.0 else audio
 
 
-def prompt_recording(model_dir: Path, voice: str) -> tuple[Path, str] | None:
-    """``prompts/<voice>.wav`` and the words of ``prompts/<voice>.txt``, when both exist."""
-    audio, words = model_dir / "prompts" / f"{voice}.wav", model_dir / "prompts" / f"{voice}.txt"
+def prompt_recording(folder: Path, voice: str) -> tuple[Path, str] | None:
+    """``<voice>.wav`` and the words of ``<voice>.txt`` in ``folder``, when both exist."""
+    audio, words = folder / f"{voice}.wav", folder / f"{voice}.txt"
     if audio.is_file() and words.is_file() and words.read_text().strip():
         return audio, words.read_text().strip()
     return None
