@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     csm_voices_dir: Path | None = None
     """A folder of ``conversational_a.wav`` + ``conversational_a.txt`` (and ``_b``): the
     recording and its words that define each CSM voice; else ``<model>/prompts``."""
+    # speech to text: models kept loaded per engine process (least recently used dropped)
+    whisper_max_loaded: int = Field(2, ge=1, le=16)
 
     _split_lists = field_validator(
         "api_keys", "cors_origins", "fetch_allow", mode="before"
