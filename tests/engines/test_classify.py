@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from skimage import data
 
+from c3render.engines.torch_weights import load_legacy_state_dict
 from c3render.engines.vision.classify import SIZE, SubjectClassifier, views
 from c3render.engines.vision.efficientnet import build_model
 from c3render.engines.vision.people import people
 from c3render.engines.vision.subjects import everyday_word, verdict
-from c3render.engines.torch_weights import load_legacy_state_dict
 
 
 @pytest.fixture(scope="module")

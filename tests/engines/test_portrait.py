@@ -23,7 +23,12 @@ from c3render.errors import InputError
 from c3render.job import JobType
 from c3render.media.audio import decode_audio, encode_audio
 from c3render.settings import Settings
-from tests.support.lipsync import mouth_openings, piper_speech, read_frames, viseme_scores
+from tests.support.lipsync import (
+    mouth_openings,
+    piper_speech,
+    read_frames,
+    viseme_scores,
+)
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 SPEECH = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"

@@ -11,7 +11,11 @@ import pytest
 from c3render.engines.base import EngineJob
 from c3render.engines.registry import create_engine
 from c3render.engines.stt import WhisperEngine
-from c3render.engines.stt.catalog import WhisperModelInfo, choose_model, installed_models
+from c3render.engines.stt.catalog import (
+    WhisperModelInfo,
+    choose_model,
+    installed_models,
+)
 from c3render.engines.stt.languages import language_code
 from c3render.errors import EngineUnavailable, InputError
 from c3render.job import JobType

@@ -14,7 +14,7 @@ from c3render.engines.base import EngineJob, EngineResult
 from c3render.engines.registry import create_engine
 from c3render.engines.stt import WhisperEngine
 from c3render.engines.stt.catalog import installed_models
-from c3render.engines.tts.audio import median_pitch, shift_pitch
+from c3render.engines.tts.audio import shift_pitch
 from c3render.engines.tts.piper import CLONE_NOTE, PiperEngine
 from c3render.engines.tts.speaker import SpeakerEncoder, similarity
 from c3render.engines.tts.text import split_sentences

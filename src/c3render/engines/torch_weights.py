@@ -79,7 +79,7 @@ def _read_storages(file: BinaryIO, keys: list[str], dtypes: dict[str, type]) -> 
     raw = {}
     for key in keys:
         (count,) = struct.unpack("<q", file.read(8))
-        dtype = np.dtype(dtypes.get(key, np.float32))
+        dtype: np.dtype[Any] = np.dtype(dtypes.get(key, np.float32))
         raw[key] = np.frombuffer(file.read(count * dtype.itemsize), dtype=dtype)
     return raw
 

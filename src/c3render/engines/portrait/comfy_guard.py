@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import requests
 
@@ -74,7 +74,8 @@ class PromptGuard:
 def stop_prompt(base_url: str, prompt_id: str, running: bool) -> None:
     """Drop a prompt from the queue and interrupt it if running; forget its history."""
     session = requests.Session()
-    calls = [("/queue", {"delete": [prompt_id]}), ("/interrupt", {"prompt_id": prompt_id})]
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("/queue", {"delete": [prompt_id]}), ("/interrupt", {"prompt_id": prompt_id})]
     if not running:
         calls = []
     calls.append(("/history", {"delete": [prompt_id]}))

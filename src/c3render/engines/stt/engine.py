@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar

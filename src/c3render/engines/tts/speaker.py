@@ -39,7 +39,7 @@ def weights_path() -> Path:
 
 def mel_filters(rate: int = RATE, n_fft: int = N_FFT, bands: int = MELS) -> np.ndarray:
     """Slaney-style mel filterbank (librosa's default): (bands, n_fft // 2 + 1)."""
-    def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
         hz = np.asarray(hz, dtype=np.float64)
         linear = hz / (200.0 / 3)
         log = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from c3render.engines.torch_weights import load_legacy_state_dict
 from c3render.engines.vision.efficientnet import INPUT_NAME, build_model
 from c3render.engines.vision.subjects import Subject, verdict
-from c3render.engines.torch_weights import load_legacy_state_dict
 from c3render.errors import EngineUnavailable
 
 SIZE = 260

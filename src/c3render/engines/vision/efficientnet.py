@@ -12,6 +12,7 @@ builder's per stage (a stage is a run of blocks with the same output width).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class _Graph:
         self.initializers.append(self.numpy_helper.from_array(value.astype(np.float32), name))
         return name
 
-    def node(self, op: str, inputs: list[str], **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], **attrs: Any) -> str:
         out = self._name(op.lower())
         self.nodes.append(self.helper.make_node(op, inputs, [out], **attrs))
         return out
