@@ -9,7 +9,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY requirements/ requirements/
 RUN pip install --no-cache-dir -r requirements/engines.txt -r requirements/piper.txt numpy==1.26.4 \
- && pip install --no-cache-dir --no-deps mediapipe==0.10.21
+ && pip install --no-cache-dir --no-deps mediapipe==0.10.21 -r requirements/engines-nodeps.txt
 COPY pyproject.toml README.md c3_render_api.py ./
 COPY src/ src/
 RUN pip install --no-cache-dir --no-deps .

@@ -17,7 +17,12 @@ from pathlib import Path
 
 import _common as common  # noqa: E402
 
-from tests.support.chaos import ChaosPlan, restartable_redis, run_chaos, settings_for_chaos
+from tests.support.chaos import (
+    ChaosPlan,
+    restartable_redis,
+    run_chaos,
+    settings_for_chaos,
+)
 from tests.support.http_peers import http_peer
 from tests.support.service import service_env
 

@@ -1,9 +1,19 @@
-"""Speed and round-trip intelligibility of the embedded /csm engine (piper + joe).
+"""The embedded /csm engine: intelligibility, speed, how different its voices are, and clone.
 
-Run: .venv/bin/python bench/bench_tts.py   (target: round-trip WER <= 10 %)
-For each voice: 10 sentences rendered through the real engine (mp3 out), RTF = wall time /
-audio seconds, then every file transcribed by our /whisper engine (base) and scored.
-Finally the resident memory of this process, which holds both engines loaded.
+Run: ``.venv/bin/python bench/bench_tts.py``. Two engines side by side: the current one
+(joe + Kokoro's jm_kumo as conversational_b, clone choosing among six voices by speaker
+embedding) and the previous one (``second_voice=False``: conversational_b and clone are joe
+moved in pitch and rate).
+
+- Voices: 10 sentences per voice through the engine (mp3 out); RTF = wall time / audio
+  seconds; round-trip WER by our /whisper engine (base); speaker similarity of voice a and b
+  (cosine of resemblyzer embeddings; two recordings of one speaker score above 0.8 here).
+- Clone, for three real speakers of Debian's pocketsphinx-testdata (a LibriVox reader, the
+  "cards" speaker, the speaker of goforward/numbers/something): one clip is the reference
+  (its words from Whisper base), and the result is judged against the mean embedding of
+  that speaker's *other* clips, so the figure is not the signal the clone chose by. Printed
+  per speaker: similarity of the default voice (conversational_a), the previous clone and
+  the current clone (target: current ≥ default + 0.15), and the clone's WER and RTF.
 """
 
 from __future__ import annotations
@@ -13,12 +23,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from c3render.engines.base import EngineJob  # noqa: E402
 from c3render.engines.stt import WhisperEngine  # noqa: E402
 from c3render.engines.tts.piper import PiperEngine  # noqa: E402
+from c3render.engines.tts.speaker import SpeakerEncoder, similarity  # noqa: E402
 from c3render.job import JobType  # noqa: E402
+from c3render.media.audio import decode_audio, encode_audio  # noqa: E402
 from c3render.settings import Settings  # noqa: E402
 from tests.support.wer import word_errors  # noqa: E402
 
@@ -34,45 +49,102 @@ SENTENCES = [
     "Remember to save your work before you close the laptop tonight.",
     "The museum will open a new exhibition about ancient maps next week.",
 ]
+DATA = Path("/usr/share/pocketsphinx/test/data")
+LIBRIVOX = [DATA / f"librivox/sense_and_sensibility_01_austen_64kb-{n}.wav" for n in ("0870", "0880", "0890", "0920", "0930")]
+SPEAKERS = {  # name: (reference clip, the speaker's other clips)
+    "librivox reader": (LIBRIVOX[0], LIBRIVOX[1:]),
+    "cards speaker": (DATA / "cards/005.wav", [DATA / f"cards/00{i}.wav" for i in range(1, 5)]),
+    "goforward speaker": (DATA / "numbers.raw", [DATA / "goforward.raw", DATA / "something.raw"]),
+}
 
 
-def rss_mb() -> float:
-    """Current resident set size of this process in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def load_16k(path: Path) -> np.ndarray:
+    """A clip as 16 kHz float32 (the .raw files are 16 kHz 16-bit PCM)."""
+    if path.suffix == ".raw":
+        return np.frombuffer(path.read_bytes(), np.int16).astype(np.float32) / 32768
+    return decode_audio(path, 16000)
+
+
+def synth(engine: PiperEngine, folder: Path, fields: dict, inputs: dict | None = None) -> tuple[Path, float, dict]:
+    """One /csm job: the file, wall seconds and the result's additions."""
+    folder.mkdir(parents=True)
+    params = {"voice": "conversational_a", "temperature": 0.9, "max_audio_length": 30000,
+              "pause_duration": 150, "format": "mp3", **fields}
+    start = time.perf_counter()
+    result = engine.run(EngineJob(folder.name, JobType.CSM, params, inputs or {}, folder))
+    assert result.file is not None
+    return result.file, time.perf_counter() - start, result.extra
+
+
+def listen(stt: WhisperEngine, path: Path, folder: Path) -> str:
+    """What Whisper base hears."""
+    return stt.run(EngineJob("l", JobType.WHISPER, {"model": "base", "language": "en", "task": "transcribe"},
+                             {"audio_url": path}, folder)).text or ""
+
+
+def voices(engines: dict[str, PiperEngine], stt: WhisperEngine, encoder: SpeakerEncoder, work: Path) -> None:
+    """WER, RTF and a-vs-b speaker similarity for each engine."""
+    print(f"{'engine, voice':34} {'audio s':>8} {'RTF':>6} {'WER':>7}")
+    for label, engine in engines.items():
+        embeddings = {}
+        for voice in ("conversational_a", "conversational_b"):
+            errors = words = 0
+            took = audio = 0.0
+            heard_all = []
+            for index, sentence in enumerate(SENTENCES):
+                path, seconds, extra = synth(engine, work / f"{label}-{voice}-{index}", {"text": sentence, "voice": voice})
+                took, audio = took + seconds, audio + extra["duration"]
+                err, count = word_errors(sentence, listen(stt, path, path.parent))
+                errors, words = errors + err, words + count
+                heard_all.append(decode_audio(path, 16000))
+            embeddings[voice] = encoder.embed(np.concatenate(heard_all))
+            print(f"{label + ', ' + voice:34} {audio:8.1f} {took / audio:6.3f} {errors / words:7.2%}  ({errors}/{words} words)")
+        print(f"{label + ': similarity of voice a and b':34} {similarity(*embeddings.values()):8.2f}")
+
+
+def clones(engines: dict[str, PiperEngine], stt: WhisperEngine, encoder: SpeakerEncoder, work: Path) -> None:
+    """Similarity to each real speaker: default voice, previous clone, current clone."""
+    text = " ".join(SENTENCES[:3])
+    print(f"\n{'reference speaker':20} {'default':>8} {'clone before':>13} {'clone now':>10} {'now-default':>12} {'WER now':>8} {'RTF now':>8}  voice used")
+    gains = []
+    for name, (reference, others) in SPEAKERS.items():
+        judge = np.mean([encoder.embed(load_16k(p)) for p in others], axis=0)
+        judge /= np.linalg.norm(judge)
+        ref_wav = work / f"{name.split()[0]}-ref.wav"
+        encode_audio(load_16k(reference), 16000, ref_wav, "wav")
+        words = listen(stt, ref_wav, work)
+        scores, extra_now, wer_now, rtf_now = {}, {}, 0.0, 0.0
+        for label, engine, voice in (("default", engines["now"], "conversational_a"),
+                                     ("before", engines["before"], "clone"), ("now", engines["now"], "clone")):
+            fields = {"text": text, "voice": voice, "reference_text": words}
+            path, seconds, extra = synth(engine, work / f"{name.split()[0]}-{label}", fields,
+                                         {"reference_audio_url": ref_wav} if voice == "clone" else None)
+            scores[label] = similarity(encoder.embed(decode_audio(path, 16000)), judge)
+            if label == "now":
+                extra_now, rtf_now = extra, seconds / extra["duration"]
+                err, count = word_errors(text, listen(stt, path, path.parent))
+                wer_now = err / count
+        gains.append(scores["now"] - scores["default"])
+        print(f"{name:20} {scores['default']:8.2f} {scores['before']:13.2f} {scores['now']:10.2f} "
+              f"{gains[-1]:+12.2f} {wer_now:8.1%} {rtf_now:8.3f}  {extra_now.get('clone_base_voice')}"
+              f" (clone_similarity to the reference clip {extra_now.get('clone_similarity')})")
+    print(f"mean gain over the default voice: {np.mean(gains):+.2f} (target +0.15), {len(gains)} speakers, "
+          f"3 sentences each")
 
 
 def main() -> None:
+    """Run both parts."""
     work = Path(tempfile.mkdtemp(prefix="bench-tts-"))
     settings = Settings(data_dir=work / "data")
-    tts, stt = PiperEngine(settings), WhisperEngine(settings)
-    tts.load()
+    engines = {"now": PiperEngine(settings), "before": PiperEngine(settings, second_voice=False)}
+    stt = WhisperEngine(settings)
+    for engine in engines.values():
+        engine.load()
     stt.load()
-    print(f"piper:joe at {tts.sample_rate} Hz; listener: Whisper base (language=en, beam "
-          f"{settings.whisper_beam_size}); {len(SENTENCES)} sentences per voice")
-    print(f"{'voice':18} {'audio s':>8} {'RTF':>6} {'WER':>7}")
-    for voice in ("conversational_a", "conversational_b"):
-        errors = words = 0
-        took = audio = 0.0
-        for index, sentence in enumerate(SENTENCES):
-            folder = work / f"{voice}-{index}"
-            folder.mkdir()
-            job = EngineJob(f"b{index}", JobType.CSM, {"text": sentence, "voice": voice,
-                            "temperature": 0.9, "max_audio_length": 30000, "pause_duration": 150,
-                            "format": "mp3"}, {}, folder)
-            start = time.perf_counter()
-            result = tts.run(job)
-            took += time.perf_counter() - start
-            audio += result.extra["duration"]
-            heard = stt.run(EngineJob("l", JobType.WHISPER, {"model": "base", "language": "en",
-                            "task": "transcribe"}, {"audio_url": result.file}, folder)).text
-            err, count = word_errors(sentence, heard or "")
-            errors, words = errors + err, words + count
-        print(f"{voice:18} {audio:8.1f} {took / audio:6.3f} {errors / words:7.2%}"
-              f"  ({errors}/{words} words)")
-    print(f"RSS with both engines loaded (piper:joe + Whisper base): {rss_mb():.0f} MB")
+    encoder = SpeakerEncoder()
+    print(f"engines: now = {engines['now'].name}, before = {engines['before'].name}; listener Whisper base")
+    voices(engines, stt, encoder, work)
+    clones(engines, stt, encoder, work)
 
 
 if __name__ == "__main__":

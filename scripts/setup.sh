@@ -39,7 +39,7 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
 # Reinstall only when a requirements file changed since the last successful run.
-files=(requirements/base.txt requirements/engines.txt requirements/piper.txt pyproject.toml)
+files=(requirements/base.txt requirements/engines.txt requirements/engines-nodeps.txt requirements/piper.txt pyproject.toml)
 [ $DEV = 1 ] && files+=(requirements/gpu.txt requirements/dev.txt)
 stamp="$VENV/.c3-setup-$(cat "${files[@]}" | sha256sum | cut -c1-16)-$DEV"
 dev_stamp="$VENV/.c3-setup-$(cat "${files[@]}" requirements/gpu.txt requirements/dev.txt | sha256sum | cut -c1-16)-1"
@@ -49,7 +49,7 @@ if [ ! -f "$stamp" ] && [ ! -f "$dev_stamp" ]; then
   [ $DEV = 1 ] && reqs+=(-r requirements/gpu.txt -r requirements/dev.txt)
   # numpy is pinned on the command line too so no dependency can lift it past mediapipe's <2
   "${PIP[@]}" install -q "${reqs[@]}" numpy==1.26.4 2>&1 | grep -v "is ignored" || true
-  "${PIP[@]}" install -q --no-deps mediapipe==0.10.21 2>&1 | grep -v "is ignored" || true
+  "${PIP[@]}" install -q --no-deps mediapipe==0.10.21 -r requirements/engines-nodeps.txt 2>&1 | grep -v "is ignored" || true
   "${PIP[@]}" install -q --no-deps -e . 2>&1 | grep -v -e "is ignored" -e Warning || true
   "$VENV/bin/python" -c "import c3render, faster_whisper, mediapipe, piper, rapidocr, nudenet, av, flask, redis"
   touch "$stamp"

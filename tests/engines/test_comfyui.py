@@ -6,9 +6,14 @@ import email
 import email.policy
 import http.server
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +27,15 @@ from websockets.server import ServerProtocol
 
 from c3render.engines.base import EngineJob
 from c3render.engines.portrait import create_engine
-from c3render.engines.portrait.comfyui import ComfyUIPortraitEngine, fill_workflow
+from c3render.engines.portrait.comfyui import (
+    DEFAULT_WORKFLOW,
+    ComfyUIPortraitEngine,
+    fill_workflow,
+    fit_size,
+)
 from c3render.errors import EngineUnavailable, JobError
 from c3render.job import JobType
+from c3render.media.audio import encode_audio
 from c3render.media.video import Mp4Writer
 from c3render.settings import Settings
 from tests.support.servers import free_port
@@ -47,6 +58,8 @@ class ComfyPeer(http.server.ThreadingHTTPServer):
         self.prompts: list[dict[str, Any]] = []
         self.history: dict[str, Any] = {}
         self.sockets: dict[str, tuple[ServerProtocol, Any, threading.Lock]] = {}
+        self.control: list[tuple[str, Any]] = []
+        """POSTs to /interrupt, /queue and /history with their JSON bodies, in order."""
 
     def send(self, client_id: str, message: dict[str, Any]) -> None:
         protocol, connection, lock = self.sockets[client_id]
@@ -57,6 +70,8 @@ class ComfyPeer(http.server.ThreadingHTTPServer):
     def execute(self, client_id: str, prompt_id: str) -> None:
         """Play a run of the workflow over the WebSocket, then record its history."""
         self.send(client_id, {"type": "execution_start", "data": {"prompt_id": prompt_id}})
+        if self.mode == "hang":
+            return  # a long render: nothing more until someone interrupts it
         self.send(client_id, {"type": "executing", "data": {"node": "3", "prompt_id": prompt_id}})
         for step in range(1, 5):
             self.send(client_id, {"type": "progress", "data": {"value": step, "max": 4, "prompt_id": prompt_id, "node": "3"}})
@@ -108,6 +123,9 @@ class ComfyHandler(http.server.BaseHTTPRequestHandler):
             prompt_id = str(uuid.uuid4())
             self._json({"prompt_id": prompt_id, "number": len(self.server.prompts), "node_errors": {}})
             threading.Thread(target=self._later, args=(request["client_id"], prompt_id)).start()
+        elif self.path in ("/interrupt", "/queue", "/history"):
+            self.server.control.append((self.path, json.loads(body) if body else None))
+            self._json({})
         else:
             self._json({"error": "not found"}, 404)
 
@@ -187,11 +205,15 @@ def make_engine(tmp_path: Path, url: str, workflow: Any = WORKFLOW) -> ComfyUIPo
 
 
 def make_job(tmp_path: Path, reports: list[float] | None = None) -> EngineJob:
-    (tmp_path / "in.png").write_bytes(b"\x89PNG fake image bytes")
-    (tmp_path / "in.wav").write_bytes(b"RIFF fake audio bytes")
+    """A 1600×1200 portrait and 2.2 s of stereo-free speech-like sound as an MP3."""
+    from PIL import Image
+
+    Image.new("RGB", (1600, 1200), (200, 150, 120)).save(tmp_path / "in.png")
+    tone = 0.3 * np.sin(np.arange(int(2.2 * 16000)) * 2 * np.pi * 220 / 16000)
+    encode_audio(tone.astype(np.float32), 16000, tmp_path / "in.mp3", "mp3")
     work = tmp_path / "work"
-    work.mkdir()
-    job = EngineJob("job-9", JobType.PORTRAIT, {}, {"image_url": tmp_path / "in.png", "audio_url": tmp_path / "in.wav"}, work)
+    work.mkdir(exist_ok=True)
+    job = EngineJob("job-9", JobType.PORTRAIT, {}, {"image_url": tmp_path / "in.png", "audio_url": tmp_path / "in.mp3"}, work)
     if reports is not None:
         job.progress = reports.append
     return job
@@ -204,7 +226,12 @@ def test_runs_the_workflow_and_downloads_the_video(comfy: ComfyPeer, tmp_path: P
     assert result.file is not None and result.file.read_bytes() == video
     assert result.media_type == "video/mp4"
     assert result.extra["frames"] == 25 and result.extra["width"] == 64
-    assert comfy.uploads == {"c3_job-9_image.png": b"\x89PNG fake image bytes", "c3_job-9_audio.wav": b"RIFF fake audio bytes"}
+    assert set(comfy.uploads) == {"c3_job-9_image.png", "c3_job-9_audio.wav"}
+    assert comfy.uploads["c3_job-9_image.png"] == (tmp_path / "in.png").read_bytes()
+    deadline = time.monotonic() + 10
+    while not comfy.control and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert comfy.control == [("/history", {"delete": [_prompt_id(comfy)]})]  # no interrupt
     sent = comfy.prompts[0]
     assert sent["client_id"] in comfy.sockets
     nodes = sent["prompt"]
@@ -249,3 +276,69 @@ def test_fill_workflow_keeps_links_and_numbers() -> None:
     filled = fill_workflow(WORKFLOW, {"image": "a.png", "audio": "b.wav", "seed": 5, "job_id": "j"})
     assert filled["3"]["inputs"] == {"seed": 5, "image": ["1", 0], "audio": ["2", 0]}
     assert WORKFLOW["1"]["inputs"]["image"] == "{{image}}"
+
+
+def _prompt_id(comfy: ComfyPeer) -> str:
+    return next(iter(comfy.history))
+
+
+def test_default_sonic_workflow_is_filled_as_the_original_did(comfy: ComfyPeer, tmp_path: Path) -> None:
+    engine = create_engine(Settings(portrait_engine="comfyui", comfyui_url=f"http://127.0.0.1:{comfy.server_address[1]}"))
+    assert isinstance(engine, ComfyUIPortraitEngine) and engine.workflow_path == DEFAULT_WORKFLOW
+    engine.run(make_job(tmp_path))
+    nodes = comfy.prompts[0]["prompt"]
+    assert {node["class_type"] for node in nodes.values()} == {
+        "LoadImage", "LoadAudio", "ImageResize+", "ImageOnlyCheckpointLoader", "SONICTLoader",
+        "SONIC_PreData", "SONICSampler", "VHS_VideoCombine"}
+    assert nodes["18"]["inputs"]["image"] == "c3_job-9_image.png"
+    assert nodes["26"]["inputs"]["audio"] == "c3_job-9_audio.wav"
+    assert (nodes["58"]["inputs"]["width"], nodes["58"]["inputs"]["height"]) == (960, 720)
+    assert nodes["33"]["inputs"]["duration"] == 6  # ceil(2.2 s) + 3
+    assert nodes["13"]["inputs"]["filename_prefix"] == "Video_job-9"
+    assert nodes["33"]["inputs"]["image"] == ["58", 0] and nodes["31"]["inputs"]["seed"] == 2054408119
+    with _wav(comfy.uploads["c3_job-9_audio.wav"], tmp_path) as sent:
+        assert sent.getnchannels() == 1 and 2.1 < sent.getnframes() / sent.getframerate() < 2.4
+
+
+def _wav(data: bytes, tmp_path: Path) -> wave.Wave_read:
+    (tmp_path / "sent.wav").write_bytes(data)
+    return wave.open(str(tmp_path / "sent.wav"), "rb")
+
+
+def test_fit_size_keeps_the_shape_inside_1280x720() -> None:
+    assert fit_size(1600, 1200) == (960, 720)
+    assert fit_size(3000, 1000) == (1280, 426)
+    assert fit_size(512, 600) == (512, 600)  # never enlarged
+    assert fit_size(1080, 1920) == (404, 720)
+
+
+KILLED_RUN = """
+import sys
+from pathlib import Path
+from tests.engines.test_comfyui import make_job
+from c3render.engines.portrait.comfyui import ComfyUIPortraitEngine
+engine = ComfyUIPortraitEngine(sys.argv[1])
+engine.run(make_job(Path(sys.argv[2])))
+"""
+
+
+@pytest.mark.parametrize("comfy", ["hang"], indirect=True)
+def test_killed_engine_process_stops_its_prompt_on_the_server(comfy: ComfyPeer, tmp_path: Path) -> None:
+    """Cancel and timeout SIGKILL the engine process: its guard still stops the prompt."""
+    url = f"http://127.0.0.1:{comfy.server_address[1]}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd() / "src"), str(Path.cwd())])}
+    child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, url, str(tmp_path)], env=env)
+    deadline = time.monotonic() + 60
+    while not comfy.history and not comfy.prompts and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the prompt is queued and watched
+    assert comfy.prompts and child.poll() is None
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    deadline = time.monotonic() + 20
+    while len(comfy.control) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    paths = [path for path, _ in comfy.control]
+    assert paths == ["/queue", "/interrupt", "/history"]
+    prompt_id = comfy.control[1][1]["prompt_id"]
+    assert comfy.control[0][1] == {"delete": [prompt_id]} and comfy.control[2][1] == {"delete": [prompt_id]}

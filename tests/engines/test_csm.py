@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +130,64 @@ def test_missing_model_dir_is_reported(tmp_path: Path) -> None:
     engine = CsmEngine(Settings(data_dir=tmp_path, csm_model_dir=tmp_path / "absent"))
     with pytest.raises(EngineUnavailable, match="C3_CSM_MODEL_DIR"):
         engine.load()
+
+
+def test_bfloat16_model_gets_bfloat16_inputs_for_clone(model_dir: Path, tmp_path: Path) -> None:
+    """The GPU path's dtype: a bf16 model with a reference context (input_values) generates."""
+    settings = Settings(data_dir=tmp_path / "data", csm_model_dir=model_dir)
+    built = create_engine(JobType.CSM, settings)
+    assert isinstance(built, CsmEngine)
+    built.load()
+    built._model = built._model.to(torch.bfloat16)
+    reference = tmp_path / "ref.wav"
+    encode_audio(0.3 * np.sin(np.arange(24000) / 8).astype(np.float32), 24000, reference, "wav")
+    result = built.run(job(tmp_path, {"reference_audio_url": reference}, text="Say it.",
+                           voice="clone", reference_text="a tone", temperature=0.0))
+    assert result.extra["duration"] > 0
+    from c3render.engines.tts.csm import to_model
+
+    moved = to_model({"input_values": torch.zeros(2), "input_ids": torch.ones(2, dtype=torch.long)},
+                     built._model)
+    assert moved["input_values"].dtype == torch.bfloat16 and moved["input_ids"].dtype == torch.long
+
+
+def test_prompt_recordings_fix_the_named_voices(model_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "with-prompts"
+    shutil.copytree(model_dir, folder)
+    (folder / "prompts").mkdir()
+    encode_audio(0.2 * np.sin(np.arange(12000) / 5).astype(np.float32), 24000,
+                 folder / "prompts" / "conversational_a.wav", "wav")
+    (folder / "prompts" / "conversational_a.txt").write_text("like a prompt")
+    built = create_engine(JobType.CSM, Settings(data_dir=tmp_path / "data", csm_model_dir=folder))
+    assert isinstance(built, CsmEngine)
+    built.load()
+    with_prompt = built.plan_voice("conversational_a", job(tmp_path, text="x"))
+    assert with_prompt.note is None and with_prompt.settings
+    assert with_prompt.settings["context"][0]["content"][0]["text"] == "like a prompt"
+    bare = built.plan_voice("conversational_b", job(tmp_path, text="x"))
+    assert bare.settings and bare.settings["context"] == [] and "prompt" in (bare.note or "")
+
+
+def test_conversation_alternates_speakers(engine: CsmEngine, tmp_path: Path) -> None:
+    turns = [{"speaker": "conversational_a", "text": "Hello."},
+             {"speaker": "conversational_b", "text": "Hi there."}]
+    result = engine.run(job(tmp_path, conversation=turns))
+    assert result.extra["voice"] == "conversation"
+    assert result.extra["voices"] == ["conversational_a", "conversational_b"]
+    assert result.extra["duration"] > 0 and "conversational_a:" in result.extra["voice_note"]
+
+
+def test_a_configured_voices_folder_is_used(model_dir: Path, tmp_path: Path) -> None:
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    encode_audio(0.2 * np.sin(np.arange(12000) / 7).astype(np.float32), 24000,
+                 voices / "conversational_b.wav", "wav")
+    (voices / "conversational_b.txt").write_text("a voice of our own")
+    built = create_engine(JobType.CSM, Settings(data_dir=tmp_path / "data", csm_model_dir=model_dir,
+                                                csm_voices_dir=voices))
+    assert isinstance(built, CsmEngine)
+    built.load()
+    plan = built.plan_voice("conversational_b", job(tmp_path, text="x"))
+    assert plan.note is None and plan.settings
+    assert plan.settings["context"][0]["content"][0]["text"] == "a voice of our own"
+    assert plan.settings["context"][0]["role"] == "1"

@@ -11,7 +11,11 @@ import pytest
 from c3render.engines.base import EngineJob
 from c3render.engines.registry import create_engine
 from c3render.engines.stt import WhisperEngine
-from c3render.engines.stt.catalog import WhisperModelInfo, choose_model
+from c3render.engines.stt.catalog import (
+    WhisperModelInfo,
+    choose_model,
+    installed_models,
+)
 from c3render.engines.stt.languages import language_code
 from c3render.errors import EngineUnavailable, InputError
 from c3render.job import JobType
@@ -221,3 +225,13 @@ def test_operator_model_dir_runs_the_production_path(tiny_ct2_dir: Path,
         assert result.extra["model_used"] == "large-v3"  # random weights: any text is fine
         assert isinstance(result.text, str) and result.extra["duration"] > 2.9
     assert len(engine._loaded) == 1  # loaded once, then reused
+
+
+def test_least_recently_used_model_is_dropped(settings: Settings) -> None:
+    limited = WhisperEngine(settings.model_copy(update={"whisper_max_loaded": 1}))
+    models = installed_models(limited.settings)
+    tiny = limited.model_for(models["tiny.en"])
+    assert limited.model_for(models["tiny.en"]) is tiny  # kept while it is the only one
+    limited.model_for(models["base"])
+    assert list(limited._loaded) == [models["base"].path]
+    assert limited.model_for(models["tiny.en"]) is not tiny  # loaded again after eviction

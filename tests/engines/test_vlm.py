@@ -163,3 +163,16 @@ def test_chat_template_is_used_when_the_model_has_one(model_dir, astronaut_png, 
     assert build_prompt(engine._processor, "is there a cat ?") == "user : <image> is there a cat ? assistant :"
     result = engine.run(job_for(astronaut_png, prompt="is there a cat ?"))
     assert result.text and result.extra["model"] == "vlm:chat"
+
+
+def test_images_are_shrunk_to_the_processors_size(engine):
+    from PIL import Image
+
+    from c3render.engines.vision.vlm import expected_scale, fit_for_processor
+
+    big = Image.new("RGB", (4000, 3000))
+    assert fit_for_processor(big, engine._processor).size == (43, 32)  # shortest_edge 32
+    assert expected_scale({"longest_edge": 512}, None, 4000, 3000) == 512 / 4000
+    assert round(expected_scale({}, 1_000_000, 4000, 3000) ** 2 * 12e6) == 1_000_000
+    assert expected_scale({"height": 384, "width": 384}, None, 200, 100) == 1.0  # never enlarged
+    assert expected_scale({}, None, 4000, 3000) == 1024 / 4000

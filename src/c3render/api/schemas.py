@@ -102,6 +102,15 @@ def with_defaults(request: RequestT, max_time: int, complete_in: int) -> Request
     return request.model_copy(update=missing) if missing else request
 
 
+class ConversationTurn(BaseModel):
+    """One turn of a dialogue: who speaks (a voice) and what they say."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    speaker: Literal["conversational_a", "conversational_b", "clone"]
+    text: Annotated[str, Field(strict=True, max_length=10_000), AfterValidator(_non_blank)]
+
+
 class CsmRequest(JobRequest):
     """POST /csm — text to speech."""
 
@@ -119,12 +128,17 @@ class CsmRequest(JobRequest):
     pause_duration: StrictInt = Field(150, ge=0, le=500)
     # addition: output container; the original produced MP3
     format: Literal["mp3", "wav", "ogg"] = "mp3"
+    # addition: a dialogue in one job, each turn in its speaker's voice (as the original's
+    # CSM app offered); instead of text or monologue, and voice is then unused
+    conversation: list[ConversationTurn] | None = Field(None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _check_combinations(self) -> CsmRequest:
-        if (self.text is None) == (self.monologue is None):
-            raise ValueError("text: give exactly one of text or monologue")
-        if self.voice == "clone":
+        given = [x is not None for x in (self.text, self.monologue, self.conversation)]
+        if sum(given) != 1:
+            raise ValueError("text: give exactly one of text, monologue or conversation")
+        cloned = self.conversation is not None and any(t.speaker == "clone" for t in self.conversation)
+        if self.voice == "clone" or cloned:
             if self.reference_audio_url is None:
                 raise ValueError("reference_audio_url: required when voice is clone")
             if self.reference_text is None:

@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
 from c3render.errors import ConfigError
+from c3render.settings.parsing import split_commas, split_pairs
 from c3render.settings.secret_key import (
     MAKE_SECRET,
     MIN_SECRET_LENGTH,
@@ -40,22 +41,6 @@ __all__ = [
 ]
 
 CommaList = Annotated[list[str], NoDecode]
-
-def _split_commas(value: Any) -> Any:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
-
-
-def _split_pairs(value: Any) -> Any:
-    """``"a=x,b=y"`` → ``{"a": "x", "b": "y"}``."""
-    if isinstance(value, str):
-        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
-        if any(len(pair) != 2 for pair in pairs):
-            raise ValueError("expected name=value pairs separated by commas")
-        return {name.strip(): target.strip() for name, target in pairs}
-    return value
-
 
 class Settings(BaseSettings):
     """Every setting of the service. See ``env.sample`` for a commented list."""
@@ -166,11 +151,17 @@ class Settings(BaseSettings):
     comfyui_workflow: Path | None = None
     engine_memory_mb: int = Field(16384, ge=0)
     """Address-space limit (RLIMIT_AS) of each CPU engine process; 0 = none."""
+    # text to speech (CSM): prompt recordings that fix conversational_a/b
+    csm_voices_dir: Path | None = None
+    """A folder of ``conversational_a.wav`` + ``conversational_a.txt`` (and ``_b``): the
+    recording and its words that define each CSM voice; else ``<model>/prompts``."""
+    # speech to text: models kept loaded per engine process (least recently used dropped)
+    whisper_max_loaded: int = Field(2, ge=1, le=16)
 
     _split_lists = field_validator(
         "api_keys", "cors_origins", "fetch_allow", "webhook_allow", mode="before"
-    )(_split_commas)
-    _split_maps = field_validator("engines", "whisper_models", mode="before")(_split_pairs)
+    )(split_commas)
+    _split_maps = field_validator("engines", "whisper_models", mode="before")(split_pairs)
 
     @model_validator(mode="after")
     def _leases_fit_together(self) -> Settings:

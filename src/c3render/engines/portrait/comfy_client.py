@@ -122,13 +122,6 @@ class ComfyClient:
             for block in response.iter_content(1 << 20):
                 handle.write(block)
 
-    def interrupt(self) -> None:
-        """Ask the server to stop the running prompt (best effort)."""
-        try:
-            self.session.post(self.base_url + "/interrupt", timeout=5)
-        except requests.RequestException:
-            pass
-
 
 def _handle(kind: str | None, data: dict[str, Any], progress: Callable[[float], None]) -> bool:
     """React to one WebSocket message; True when the prompt has finished."""

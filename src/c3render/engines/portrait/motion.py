@@ -2,8 +2,10 @@
 
 Each video frame gets a vector of ``CONTROLS``:
 
-- ``jaw``: mouth opening 0..1 from the frame's speech energy (log RMS, gated, smoothed);
-- ``width``: -1 (rounded, e.g. "oo") .. 1 (wide, e.g. "ee"), from the spectral centroid;
+- ``jaw``: mouth opening 0..1, from the words' sounds (``visemes.py``) when given, else from
+  the frame's speech energy (log RMS, gated, smoothed);
+- ``width``: -1 (rounded, e.g. "oo") .. 1 (wide, e.g. "ee"), from the sounds, else from the
+  spectral centroid;
 - ``blink``: 0 open .. 1 closed, ~150 ms blinks at random 2-6 s intervals;
 - ``roll``: head roll in radians, ``shift_x``/``shift_y``: head shift in face heights
   (slow smooth noise, plus a slight nod with speech energy).
@@ -90,12 +92,17 @@ def smooth_noise(frames: int, rng: np.random.Generator, fps: int = FPS) -> np.nd
     return (wave / weights.sum() * 1.6).astype(np.float32)
 
 
-def controls(samples: np.ndarray, sample_rate: int, seed: int, fps: int = FPS) -> np.ndarray:
-    """The frames × ``len(CONTROLS)`` control matrix for a speech clip."""
+def controls(samples: np.ndarray, sample_rate: int, seed: int, fps: int = FPS,
+             mouth: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """The frames × ``len(CONTROLS)`` control matrix for a speech clip; ``mouth`` (jaw and
+    width per frame, e.g. from visemes) replaces the energy-driven mouth when given."""
     frames = frame_count(samples.size, sample_rate, fps)
     rng = np.random.default_rng(seed)
-    level, centroid = speech_features(samples, sample_rate, frames, fps)
-    jaw, width = mouth_track(level, centroid)
+    if mouth is None:
+        level, centroid = speech_features(samples, sample_rate, frames, fps)
+        jaw, width = mouth_track(level, centroid)
+    else:
+        jaw, width = mouth
     blink = blink_track(frames, rng, fps)
     energy = _smooth(jaw, 4.0)
     roll = ROLL_AMPLITUDE * smooth_noise(frames, rng, fps)

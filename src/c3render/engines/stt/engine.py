@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -35,7 +36,9 @@ DEFAULT_REQUEST = "medium"
 
 
 class WhisperEngine:
-    """Speech to text with faster-whisper; models load once and stay loaded."""
+    """Speech to text with faster-whisper; the ``C3_WHISPER_MAX_LOADED`` most recently used
+    models stay loaded, older ones are dropped (a request for every size must not keep
+    every size in memory)."""
 
     job_type: ClassVar[JobType] = JobType.WHISPER
 
@@ -44,7 +47,7 @@ class WhisperEngine:
         self.name = "faster-whisper"
         self.window_seconds = window_seconds
         self._catalog: dict[str, WhisperModelInfo] | None = None
-        self._loaded: dict[Path, WhisperModel] = {}
+        self._loaded: OrderedDict[Path, WhisperModel] = OrderedDict()
 
     @property
     def catalog(self) -> dict[str, WhisperModelInfo]:
@@ -58,8 +61,12 @@ class WhisperEngine:
         self.model_for(choose_model(self.catalog, DEFAULT_REQUEST, need_multilingual=False))
 
     def model_for(self, info: WhisperModelInfo) -> WhisperModel:
-        """The loaded model for ``info``, loading it on first use."""
-        if info.path not in self._loaded:
+        """The loaded model for ``info``, loading it on first use (least recently used evicted)."""
+        if info.path in self._loaded:
+            self._loaded.move_to_end(info.path)
+        else:
+            while len(self._loaded) >= self.settings.whisper_max_loaded:
+                self._loaded.popitem(last=False)
             from faster_whisper import WhisperModel
 
             try:

@@ -12,7 +12,7 @@ import numpy as np
 
 from c3render.engines.base import EngineJob, EngineResult
 from c3render.engines.tts.audio import cap_length, join_with_pauses
-from c3render.engines.tts.text import request_sentences
+from c3render.engines.tts.text import spoken_turns
 from c3render.errors import InputError
 from c3render.job import JobType
 from c3render.media.audio import AUDIO_FORMATS, encode_audio
@@ -52,33 +52,57 @@ class SpeechEngine(ABC):
         """Float32 mono samples at ``sample_rate`` for one sentence."""
 
     def run(self, job: EngineJob) -> EngineResult:
-        """Render every sentence, join them with pauses, encode in the requested format."""
+        """Render every sentence, join them with pauses, encode in the requested format.
+
+        A ``conversation`` gets one voice plan per speaker, made once for the whole job, so
+        each speaker keeps one voice from the first turn to the last."""
         params = job.params
-        sentences = request_sentences(params)
-        if not sentences:
-            raise InputError("text: nothing to say (give text or monologue)")
+        turns = spoken_turns(params)
+        if not turns:
+            raise InputError("text: nothing to say (give text, monologue or conversation)")
         fmt = str(params.get("format") or "mp3")
         if fmt not in AUDIO_FORMATS:
             raise InputError(f"format: must be one of {', '.join(AUDIO_FORMATS)}")
-        plan = self.plan_voice(pick_voice(str(params.get("voice") or "random"), job.id), job)
+        job_voice = pick_voice(str(params.get("voice") or "random"), job.id)
+        plans: dict[str, VoicePlan] = {}
+        for speaker, _ in turns:
+            voice = speaker or job_voice
+            if voice not in plans:
+                plans[voice] = self.plan_voice(voice, job)
         max_ms = int(params.get("max_audio_length") or 10000)
         parts = []
-        for index, sentence in enumerate(sentences):
-            audio = self.speak(sentence, plan, params)
+        for index, (speaker, sentence) in enumerate(turns):
+            audio = self.speak(sentence, plans[speaker or job_voice], params)
             parts.append(cap_length(audio, self.sample_rate, max_ms))
-            job.progress(0.95 * (index + 1) / len(sentences))
+            job.progress(0.95 * (index + 1) / len(turns))
         samples = join_with_pauses(parts, self.sample_rate, int(params.get("pause_duration", 150)))
         path = Path(job.workdir) / f"speech.{fmt}"
         media_type = encode_audio(samples, self.sample_rate, path, fmt)
-        extra: dict[str, Any] = {
-            "duration": round(samples.size / self.sample_rate, 3),
-            "voice": plan.voice,
-            "engine": self.name,
-            "sentences": len(sentences),
-        }
-        if plan.note:
-            extra["voice_note"] = plan.note
+        extra = result_extra(self.name, samples.size / self.sample_rate, list(plans.values()),
+                             len(turns), conversation=bool(params.get("conversation")))
+        extra.update(self.measure(samples, list(plans.values())))
         return EngineResult(file=path, media_type=media_type, extra=extra)
+
+    def measure(self, samples: np.ndarray, plans: list[VoicePlan]) -> dict[str, Any]:
+        """Engine-specific figures about the rendered speech (e.g. clone similarity)."""
+        return {}
+
+
+def result_extra(engine: str, seconds: float, plans: list[VoicePlan], sentences: int,
+                 conversation: bool) -> dict[str, Any]:
+    """The result's additions: duration, the voice (or the voices of a conversation), notes."""
+    extra: dict[str, Any] = {
+        "duration": round(seconds, 3),
+        "voice": "conversation" if conversation else plans[0].voice,
+        "engine": engine,
+        "sentences": sentences,
+    }
+    if conversation:
+        extra["voices"] = [plan.voice for plan in plans]
+    notes = [f"{plan.voice}: {plan.note}" if conversation else plan.note for plan in plans if plan.note]
+    if notes:
+        extra["voice_note"] = "; ".join(notes)
+    return extra
 
 
 def pick_voice(voice: str, job_id: str) -> str:

@@ -2,16 +2,23 @@
 
 ``C3_CSM_MODEL_DIR`` is a folder saved with ``save_pretrained`` (model, processor with its
 chat template, Mimi codec). Nothing is fetched from the Hub. Voices map to CSM speaker
-ids (conversational_a → 0, conversational_b → 1); clone puts the reference recording
-and its words in front of the text as a context turn of speaker 0, which is how CSM
-continues a voice. temperature/topk drive sampling of both decoders; max_audio_length
-bounds the generated frames (12.5 per second).
+ids (conversational_a → 0, conversational_b → 1). A bare speaker id has no fixed voice
+(CSM invents one per generation), so Sesame defines its voices by prompt recordings: when
+``C3_CSM_VOICES_DIR`` (default: the model folder's ``prompts/``) holds
+``conversational_a.wav`` with its words in ``conversational_a.txt`` (likewise ``_b``), that
+recording is the context turn in
+front of every sentence of the job, and the voice stays the same. clone puts the reference
+recording and its words in front the same way, as speaker 0. Every floating-point tensor
+the processor makes (the context audio's ``input_values`` above all) is cast to the
+model's dtype, so a bfloat16 model on a GPU gets bfloat16 inputs. temperature/topk drive
+sampling of both decoders; max_audio_length bounds the generated frames (12.5 per second).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +45,7 @@ class CsmEngine(SpeechEngine):
             raise EngineUnavailable("the CSM engine needs C3_CSM_MODEL_DIR (a local CSM-1B folder)")
         self.settings = settings
         self.model_dir = settings.csm_model_dir
+        self.voices_dir = settings.csm_voices_dir or self.model_dir / "prompts"
         self.name = f"csm:{self.model_dir.name}"
         self.sample_rate = SAMPLE_RATE
         self.device = settings.device
@@ -69,19 +77,27 @@ class CsmEngine(SpeechEngine):
             getattr(self._processor.feature_extractor, "sampling_rate", SAMPLE_RATE)
         )
 
+    def _turn(self, speaker: int, path: Path, text: str, field: str) -> dict[str, Any]:
+        """A context turn: a recording of ``speaker`` saying ``text``."""
+        audio = decode_audio(path, self.sample_rate, field, max_seconds=MAX_REFERENCE_SECONDS)
+        return {"role": str(speaker),
+                "content": [{"type": "text", "text": text}, {"type": "audio", "path": audio}]}
+
     def plan_voice(self, voice: str, job: EngineJob) -> VoicePlan:
-        """A speaker id; for clone also the context turn built from the reference."""
+        """A speaker id with its prompt recording (when shipped); for clone the reference."""
         if voice in SPEAKERS:
-            return VoicePlan(voice, settings={"speaker": SPEAKERS[voice], "context": []})
+            speaker = SPEAKERS[voice]
+            prompt = prompt_recording(self.voices_dir, voice)
+            if prompt is None:
+                return VoicePlan(voice, settings={"speaker": speaker, "context": []}, note=(
+                    f"no {voice}.wav + .txt in {self.voices_dir}: speaker {speaker} without a "
+                    "prompt recording, so the voice may change between sentences"))
+            turn = self._turn(speaker, prompt[0], prompt[1], "voice")
+            return VoicePlan(voice, settings={"speaker": speaker, "context": [turn]})
         if voice != "clone":
             raise InputError(f"voice: unknown voice {voice!r}")
         path, text = reference_input(job)
-        audio = decode_audio(path, self.sample_rate, "reference_audio_url",
-                             max_seconds=MAX_REFERENCE_SECONDS)
-        turn = {
-            "role": "0",
-            "content": [{"type": "text", "text": text}, {"type": "audio", "path": audio}],
-        }
+        turn = self._turn(0, path, text, "reference_audio_url")
         return VoicePlan("clone", settings={"speaker": 0, "context": [turn]})
 
     def speak(self, sentence: str, plan: VoicePlan, params: dict[str, Any]) -> np.ndarray:
@@ -98,15 +114,36 @@ class CsmEngine(SpeechEngine):
                 "content": [{"type": "text", "text": sentence}],
             },
         ]
-        inputs = self._processor.apply_chat_template(
+        inputs = to_model(self._processor.apply_chat_template(
             conversation, tokenize=True, return_dict=True
-        ).to(self.device)
+        ), self._model)
         with torch.inference_mode():
             output = self._model.generate(**inputs, output_audio=True, **generation_kwargs(params))
         if not output:
             raise JobError("CSM produced no audio for a sentence")
         audio = output[0].float().cpu().numpy().reshape(-1)
         return normalise_peak(audio) if audio.size and np.abs(audio).max() > 1.0 else audio
+
+
+def prompt_recording(folder: Path, voice: str) -> tuple[Path, str] | None:
+    """``<voice>.wav`` and the words of ``<voice>.txt`` in ``folder``, when both exist."""
+    audio, words = folder / f"{voice}.wav", folder / f"{voice}.txt"
+    if audio.is_file() and words.is_file() and words.read_text().strip():
+        return audio, words.read_text().strip()
+    return None
+
+
+def to_model(inputs: Any, model: Any) -> dict[str, Any]:
+    """The processor's tensors on the model's device; floating ones in the model's dtype."""
+    moved = {}
+    for key, value in dict(inputs).items():
+        if hasattr(value, "is_floating_point") and value.is_floating_point():
+            moved[key] = value.to(model.device, dtype=model.dtype)
+        elif hasattr(value, "to"):
+            moved[key] = value.to(model.device)
+        else:
+            moved[key] = value
+    return moved
 
 
 def generation_kwargs(params: dict[str, Any]) -> dict[str, Any]:

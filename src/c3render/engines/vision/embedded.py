@@ -10,9 +10,11 @@ import numpy as np
 
 from c3render.engines.base import EngineJob, EngineResult
 from c3render.engines.vision.bodies import BodyFinder
+from c3render.engines.vision.classify import SubjectClassifier
 from c3render.engines.vision.describe import describe
 from c3render.engines.vision.faces import FaceFinder
 from c3render.engines.vision.ocr import TextReader
+from c3render.engines.vision.people import people
 from c3render.engines.vision.properties import measure
 from c3render.engines.vision.safety import SafetyChecker
 from c3render.errors import InputError
@@ -29,13 +31,15 @@ class Detectors:
     bodies: BodyFinder
     text: TextReader
     safety: SafetyChecker
+    subject: SubjectClassifier
 
 
 class EmbeddedAnalyzer:
-    """Faces, people, hands (mediapipe), text (rapidocr), safety (nudenet), image properties."""
+    """Subject (EfficientNet-Lite2), faces, people, hands (mediapipe), text (rapidocr), nudity
+    (nudenet) and image properties."""
 
     job_type: ClassVar[JobType] = JobType.ANALYZE
-    name = "embedded:mediapipe+rapidocr+nudenet"
+    name = "embedded:efficientnet-lite2+mediapipe+rapidocr+nudenet"
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
@@ -43,7 +47,8 @@ class EmbeddedAnalyzer:
 
     def load(self) -> None:
         """Create every detector once (their models ship inside the wheels)."""
-        self._detectors = Detectors(FaceFinder(), BodyFinder(), TextReader(), SafetyChecker())
+        self._detectors = Detectors(FaceFinder(), BodyFinder(), TextReader(), SafetyChecker(),
+                                    SubjectClassifier())
 
     def analyze(self, rgb: np.ndarray, path: Path | None = None) -> dict[str, Any]:
         """Every finding about an upright RGB image, as a JSON-able dict."""
@@ -51,13 +56,11 @@ class EmbeddedAnalyzer:
             self.load()
         assert self._detectors is not None
         found = self._detectors
-        faces = found.faces.find(rgb)
-        person = found.bodies.pose(rgb)
+        subject = found.subject.classify(rgb)
         return {
             "image": measure(rgb, path),
-            "faces": faces,
-            "person": person,
-            "people_count": max(len(faces), 1 if person else 0),
+            "subject": subject,
+            **people(found.faces.find(rgb), found.bodies.pose(rgb), subject["subject"]),
             "hands": found.bodies.hands(rgb),
             "text": found.text.read(rgb),
             "safety": found.safety.check(rgb),

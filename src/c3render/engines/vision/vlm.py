@@ -19,6 +19,39 @@ from c3render.settings import Settings
 
 CAPTION_PROMPT = "Describe this image in two or three sentences."
 MAX_NEW_TOKENS = 200
+FALLBACK_SIDE = 1024
+"""The longest side given to a processor that states no size of its own."""
+
+
+def expected_scale(size: dict[str, Any], max_pixels: int | None, width: int, height: int) -> float:
+    """How much to shrink a width×height image for a processor's stated size (≤ 1)."""
+    scales = [1.0]
+    if size.get("longest_edge"):
+        scales.append(size["longest_edge"] / max(width, height))
+    if size.get("shortest_edge") and not size.get("longest_edge"):
+        scales.append(size["shortest_edge"] / min(width, height))
+    if size.get("height") and size.get("width"):
+        scales.append(max(size["height"] / height, size["width"] / width))
+    pixels = size.get("max_pixels") or max_pixels
+    if pixels:
+        scales.append((pixels / (width * height)) ** 0.5)
+    if len(scales) == 1:
+        scales.append(FALLBACK_SIDE / max(width, height))
+    return min(scales)
+
+
+def fit_for_processor(image: Any, processor: Any) -> Any:
+    """The image shrunk to the size the model's image processor expects (never enlarged), so
+    a 12 MP photo does not become thousands of visual tokens on dynamic-resolution models."""
+    from PIL import Image
+
+    image_processor = getattr(processor, "image_processor", processor)
+    size = dict(getattr(image_processor, "size", None) or {})
+    scale = expected_scale(size, getattr(image_processor, "max_pixels", None), image.width, image.height)
+    if scale >= 1.0:
+        return image
+    target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(target, Image.Resampling.BICUBIC)
 
 
 def resolve_device(requested: str) -> str:
@@ -86,6 +119,7 @@ class VisionLanguageEngine:
         if self._model is None:
             self.load()
         prompt = build_prompt(self._processor, question)
+        image = fit_for_processor(image, self._processor)
         inputs = self._processor(images=[image], text=prompt, return_tensors="pt")
         inputs = inputs.to(self._device)
         if "pixel_values" in inputs:
