@@ -90,7 +90,7 @@ def test_jobs_of_every_queue_run_list_and_end_on_a_cluster(
         health = api.get("/").get_json()
         assert health["status"] == "ok" and health["workers"] == 1  # counts only (no ids)
         retried = api.post(f"/job/{picture['id']}/retry").get_json()
-        assert retried["status"] == "queued"
+        assert retried["status"] in ("queued", "running")  # a worker may take it at once
         _wait(api, picture["id"], "failed", 60)
     listed = api.get("/jobs?limit=10").get_json()["jobs"]
     assert {doc["id"] for doc in listed} == {waiting, speech, picture["id"]}

@@ -27,7 +27,7 @@ import requests
 from c3render.api import create_app
 from c3render.settings import load_settings
 from tests.support.http_peers import http_peer, respond
-from tests.support.media import wav_bytes
+from tests.support.media import png_bytes, wav_bytes
 from tests.support.servers import free_port, wait_for_port
 from tests.support.service import FIXTURE_ENGINES, service_env, worker_process
 
@@ -37,9 +37,7 @@ WORKFLOW = {
     "2": {"class_type": "LoadAudio", "inputs": {"audio": "{{audio}}"}},
     "3": {"class_type": "VHS_VideoCombine", "inputs": {"images": ["1", 0], "audio": ["2", 0]}},
 }
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
-       b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
-       b"\x00\x00\x00IEND\xaeB`\x82")
+PNG = png_bytes()  # a real image: the ComfyUI engine fits it to 1280x720 before uploading
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import websocket
 
-from c3render.errors import JobError
+from c3render.errors import JobError, TransientError
 
 #: Seconds without a WebSocket message before the history is polled instead.
 IDLE_POLL_SECONDS = 30.0
@@ -41,7 +41,9 @@ class ComfyClient:
                 method, self.base_url + path, timeout=HTTP_TIMEOUT, **kwargs
             )
         except requests.RequestException as exc:
-            raise JobError(f"ComfyUI at {self.base_url} cannot be reached ({exc})") from None
+            raise TransientError(f"ComfyUI at {self.base_url} cannot be reached ({exc})") from None
+        if response.status_code >= 500:  # the server is busy or restarting: may pass
+            raise TransientError(f"ComfyUI answered {response.status_code} to {path}: {_error_text(response)}")
         if response.status_code >= 400:
             raise JobError(f"ComfyUI answered {response.status_code} to {path}: {_error_text(response)}")
         return response
@@ -66,7 +68,7 @@ class ComfyClient:
         try:
             return websocket.create_connection(ws_url, timeout=IDLE_POLL_SECONDS)
         except (OSError, websocket.WebSocketException) as exc:
-            raise JobError(f"ComfyUI at {self.base_url} cannot be reached ({exc})") from None
+            raise TransientError(f"ComfyUI at {self.base_url} cannot be reached ({exc})") from None
 
     def queue(self, workflow: dict[str, Any]) -> str:
         """Queue a workflow; return its prompt id."""
