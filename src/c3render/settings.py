@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     api_server: Literal["granian", "gunicorn"] = "granian"
     api_workers: int = Field(2, ge=1, le=64)
     api_threads: int = Field(4, ge=1, le=256)
+    prefer_wait_max_seconds: float = Field(60.0, ge=0, le=600)
+    """Longest a submit with ``Prefer: wait=N`` is held waiting for the job to end."""
 
     # --- files: data directory, inputs, results, uploads -------------------------
     data_dir: Path = Path("data")

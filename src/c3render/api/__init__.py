@@ -17,6 +17,7 @@ from c3render.api.auth import init_auth
 from c3render.api.cors import init_cors
 from c3render.api.errors import init_error_handlers
 from c3render.api.routes.docs import docs_bp
+from c3render.api.routes.events import events_bp
 from c3render.api.routes.files import files_bp
 from c3render.api.routes.health import health_bp
 from c3render.api.routes.jobs import jobs_bp
@@ -56,4 +57,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_error_handlers(app)
     for blueprint in (health_bp, jobs_bp, files_bp, uploads_bp, docs_bp):
         app.register_blueprint(blueprint)
+    register_user_facing(app)
     return app
+
+
+def register_user_facing(app: Flask) -> None:
+    """The blueprints for people and hosted-API habits: live events, ..."""
+    for blueprint in (events_bp,):
+        app.register_blueprint(blueprint)

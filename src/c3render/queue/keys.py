@@ -79,3 +79,16 @@ def epoch() -> str:
 def upload(upload_id: str) -> str:
     """Hash describing an uploaded file (storage key, size, media type)."""
     return f"{PREFIX}:upload:{upload_id}"
+
+
+def events(job_type: JobType | str, job_id: str) -> str:
+    """Stream of a job's events (status changes, progress, log lines) for ``GET /events``.
+
+    Written only by the scripts that change the job (so an event never disagrees with the
+    status), capped at ``EVENTS_MAXLEN`` entries and expiring with the job hash.
+    """
+    return f"{_tag(job_type)}:events:{job_id}"
+
+
+EVENTS_MAXLEN = 5000
+"""About how many events a job's stream keeps (the oldest go first); passed to the scripts."""

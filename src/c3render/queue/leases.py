@@ -62,7 +62,7 @@ class Leases:
         reply = self.scripts.start(
             keys=[
                 keys.job(job_type, job_id), keys.queue(job_type),
-                keys.dead_letters(job_type), keys.outbox(job_type),
+                keys.dead_letters(job_type), keys.outbox(job_type), keys.events(job_type, job_id),
             ],
             args=[
                 job_id, entry, worker, time.time(), self.settings.max_deliveries,
@@ -92,7 +92,8 @@ class Leases:
         job = claim.job
         return bool(
             self.scripts.finish(
-                keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type)],
+                keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
+                      keys.events(job.type, job.id)],
                 args=[
                     job.id, claim.entry, claim.run, status.value,
                     json.dumps(result or {}, separators=(",", ":")), error, time.time(),
@@ -109,7 +110,7 @@ class Leases:
         now = time.time()
         return str(self.scripts.retry(
             keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.delayed(job.type),
-                  keys.outbox(job.type), keys.dead_letters(job.type)],
+                  keys.outbox(job.type), keys.dead_letters(job.type), keys.events(job.type, job.id)],
             args=[job.id, claim.entry, claim.run, now, now + delay, error, error_type,
                   self.settings.max_retries, self.settings.retention_seconds, keys.GROUP],
         ))
@@ -131,14 +132,25 @@ class Leases:
         keeps its place in the queue."""
         job = claim.job
         return bool(self.scripts.requeue(
-            keys=[keys.job(job.type, job.id), keys.queue(job.type)],
-            args=[job.id, claim.entry, claim.run, keys.GROUP, HANDED_BACK],
+            keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.events(job.type, job.id)],
+            args=[job.id, claim.entry, claim.run, keys.GROUP, HANDED_BACK, time.time()],
         ))
 
     def report_progress(self, claim: Claim, fraction: float) -> None:
-        """Store the progress (0..1) of a running run."""
+        """Store the progress (0..1) of a running run (and append it to its event stream)."""
         value = f"{min(1.0, max(0.0, fraction)):.3f}"
-        self.scripts.progress(keys=[keys.job(claim.job.type, claim.job.id)], args=[claim.run, value])
+        job = claim.job
+        self.scripts.progress(keys=[keys.job(job.type, job.id), keys.events(job.type, job.id)],
+                              args=[claim.run, value, time.time()])
+
+    def append_log(self, claim: Claim, at: float, level: str, message: str) -> bool:
+        """Append a log line of a running run to its event stream; False when the run is
+        no longer the job's current one (a superseded run's lines are dropped)."""
+        job = claim.job
+        return bool(self.scripts.log(
+            keys=[keys.job(job.type, job.id), keys.events(job.type, job.id)],
+            args=[claim.run, at, level, message],
+        ))
 
     def still_mine(self, claims: list[Claim]) -> list[bool]:
         """For each claim: is the job still running this run? (One round trip.)"""

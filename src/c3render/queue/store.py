@@ -74,7 +74,8 @@ class JobStore:
         else:
             idempotency, has_key = keys.idempotency(job_type, idempotency_key), "1"
         result = self.scripts.submit(
-            keys=[job_key, keys.queue(job_type), keys.index(job_type), idempotency],
+            keys=[job_key, keys.queue(job_type), keys.index(job_type), idempotency,
+                  keys.events(job_type, job_id)],
             args=[
                 job_id, repr(now), ttl, has_key, job_type.value, spec.params_json(),
                 spec.notify_url or "", repr(now + spec.complete_in), spec.max_time, owner or "",
@@ -141,7 +142,7 @@ class JobStore:
     ) -> tuple[str, str]:
         verdict, previous = self.scripts.end(
             keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
-                  keys.delayed(job.type)],
+                  keys.delayed(job.type), keys.events(job.type, job.id)],
             args=[
                 job.id, status.value, error, time.time(), self.settings.retention_seconds,
                 keys.GROUP, "1" if only_expire else "0", error_type,
@@ -153,7 +154,7 @@ class JobStore:
         """Queue a failed or timed-out job again under the same id (``POST /job/{id}/retry``),
         with a fresh complete_in deadline of the same length. ``Conflict`` for other states."""
         verdict, previous = self.scripts.resubmit(
-            keys=[keys.job(job.type, job.id), keys.queue(job.type)],
+            keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.events(job.type, job.id)],
             args=[time.time(), self.settings.retention_seconds],
         )
         if verdict == "missing":

@@ -58,7 +58,10 @@ class JobPipeline:
                 id=job.id, type=job.type, params=job.params,
                 inputs=self._fetch_inputs(job, workdir), workdir=workdir, progress=progress,
             )
-            return Done(job.run_id, self._store(self.engine.run(engine_job), job))
+            log.info("job %s: running the %s engine", job.id, self.engine.name)
+            result = self.engine.run(engine_job)
+            log.info("job %s: the engine finished; storing the result", job.id)
+            return Done(job.run_id, self._store(result, job))
         except JobError as exc:
             return Failed(job.run_id, str(exc), exc.error_type, exc.retryable)
         except Exception as exc:
@@ -79,6 +82,7 @@ class JobPipeline:
             return {}
         inputs_dir = workdir / "inputs"
         inputs_dir.mkdir(exist_ok=True)
+        log.info("job %s: fetching %s", job.id, ", ".join(fields))
         return {
             name: fetch_input(job.params[name], inputs_dir, name, kind, self.settings, self.storage)
             for name, kind in fields.items()

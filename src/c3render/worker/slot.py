@@ -15,7 +15,7 @@ from c3render.queue.leases import Claim
 from c3render.queue.reading import Delivery
 from c3render.worker.context import SlotContext, through_outages
 from c3render.worker.engine_process import EngineHandle
-from c3render.worker.messages import Done, Failed, FromEngine, Progress, RunJob
+from c3render.worker.messages import Done, Failed, FromEngine, LogLine, Progress, RunJob
 from c3render.worker.pipeline import results_prefix, run_workdir
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,9 @@ CHECK_SECONDS = 0.5
 PROGRESS_SECONDS = 0.5
 RECLAIM_SECONDS = 0.5
 BLOCK_MS = 1000
+MAX_LOG_LINES = 1000
+"""Log lines of one run kept in its event stream; later ones are dropped."""
+MAX_LOG_CHARS = 2000
 
 
 class Slot:
@@ -38,6 +41,7 @@ class Slot:
         self.current: Claim | None = None
         self._last_reclaim = 0.0
         self._last_progress = 0.0
+        self._log_lines = 0
         self._run: RunJob | None = None
 
     # --- the loop ----------------------------------------------------------------
@@ -121,6 +125,7 @@ class Slot:
         deadline = claim.run_deadline
         last_check = time.monotonic()
         self._last_progress = 0.0
+        self._log_lines = 0
         while True:
             try:
                 message = engine.poll(POLL_SECONDS)
@@ -158,6 +163,9 @@ class Slot:
                 self._last_progress = time.monotonic()
                 self._report_progress(claim, message.fraction)
             return False
+        if isinstance(message, LogLine):
+            self._append_log(claim, message)
+            return False
         if isinstance(message, Done):
             self._finish(claim, JobStatus.SUCCESS, result=message.result)
         elif isinstance(message, Failed) and message.retryable:
@@ -194,6 +202,15 @@ class Slot:
             self.leases.report_progress(claim, fraction)
         except (redis.ConnectionError, redis.TimeoutError):
             pass  # progress is best effort; the run goes on through a Redis outage
+
+    def _append_log(self, claim: Claim, line: LogLine) -> None:
+        if self._log_lines >= MAX_LOG_LINES:
+            return
+        self._log_lines += 1
+        try:
+            self.leases.append_log(claim, line.at, line.level, line.message[:MAX_LOG_CHARS])
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass  # log lines are best effort, like progress
 
     def _finish(
         self, claim: Claim, status: JobStatus, result: dict[str, Any] | None = None,

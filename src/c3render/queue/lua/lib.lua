@@ -11,14 +11,39 @@ local function drop_entry(queue, group, entry)
   end
 end
 
+-- Append an event {kind, data JSON} to a job's event stream (GET /events), capped at about
+-- EVENTS_MAXLEN entries and expiring with the job hash. Only the scripts that change the
+-- job append, inside the same script, so an event never disagrees with the job.
+local EVENTS_MAXLEN = 5000
+local function add_event(job, events, kind, data)
+  redis.call('XADD', events, 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'kind', kind,
+    'data', cjson.encode(data))
+  local ttl = redis.call('PTTL', job)
+  if ttl > 0 then redis.call('PEXPIRE', events, ttl) end
+end
+
+-- The event of a status change: {status, at, plus the fields of extra}.
+local function status_event(job, events, status, now, extra)
+  local data = {status = status, at = tonumber(now)}
+  for name, value in pairs(extra or {}) do
+    if value ~= nil and value ~= '' then data[name] = value end
+  end
+  add_event(job, events, 'status', data)
+end
+
 -- End a job: write its end state and the extra fields {name, value, ...}, count the end
 -- ('ends' must only ever reach 1: the chaos suite checks it), let the hash expire after the
--- retention period, and queue its webhook when it has a notify_url.
-local function end_job(job, outbox, id, status, now, retention, notify, fields)
+-- retention period, queue its webhook when it has a notify_url, and append the status event.
+local function end_job(job, outbox, events, id, status, now, retention, notify, fields)
   redis.call('HSET', job, 'status', status, 'finished_at', now, 'retry_at', '', unpack(fields))
   redis.call('HINCRBY', job, 'ends', 1)
   redis.call('EXPIRE', job, retention)
   if notify and notify ~= '' then redis.call('ZADD', outbox, now, id) end
+  local extra = {}
+  for i = 1, #fields, 2 do
+    if fields[i] == 'error' or fields[i] == 'error_type' then extra[fields[i]] = fields[i + 1] end
+  end
+  status_event(job, events, status, now, extra)
 end
 
 -- True when a status is an end state (the job hash exists and the job is over).

@@ -1,5 +1,6 @@
 -- Create a job and queue it, in one step.
--- KEYS: job hash, queue stream, index zset, idempotency key (the job hash again when none)
+-- KEYS: job hash, queue stream, index zset, idempotency key (the job hash again when none),
+--       event stream
 -- ARGV: id, now, ttl of the queued job (and idempotency key), has idempotency key ('1'/'0'),
 --       type, params JSON, notify_url, deadline, max_time, owner (the API key's name, or ''),
 --       most queued jobs (0: no cap), group
@@ -22,4 +23,5 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'type', ARGV[5], 'status', 'queued', 
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 if ARGV[4] == '1' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[3]) end
+status_event(KEYS[1], KEYS[5], 'queued', ARGV[2], {})
 return {ARGV[1], 1}
