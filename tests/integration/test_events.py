@@ -132,3 +132,30 @@ def test_prefer_wait_answers_the_result_or_the_queued_answer(
     assert body["urls"]["events"].endswith(f"/events/{body['id']}")
     bad = client.post("/csm", json={"text": "ok"}, headers={"Prefer": "wait=soon"})
     assert bad.status_code == 400 and "Prefer" in bad.get_json()["error"]
+
+
+def test_webhook_events_start_progress_completed(client: FlaskClient, worker: object) -> None:
+    from tests.support.http_peers import http_peer, respond
+    from tests.support.service import wait_until
+
+    with http_peer() as receiver:
+        receiver.route("/hook", lambda handler: respond(handler, 200, b"ok"), method="POST")
+        body = {"text": "progress:3", "notify_url": receiver.url("/hook"),
+                "webhook_events": ["start", "progress", "completed"]}
+        job_id = client.post("/csm", json=body).get_json()["id"]
+        plain = client.post("/csm", json={"text": "ok", "notify_url": receiver.url("/hook")})
+        plain_id = plain.get_json()["id"]
+
+        def bodies() -> list[dict[str, Any]]:
+            return [json.loads(seen.body) for seen in receiver.requests_to("/hook")]
+
+        wait_until(lambda: any(b["id"] == job_id and b["status"] == "success" for b in bodies()), 30)
+        mine = [b for b in bodies() if b["id"] == job_id]
+        events = [b.get("event", "completed") for b in mine]
+        assert events[0] == "start" and events[-1] == "completed"
+        progress = [b["progress"] for b in mine if b.get("event") == "progress"]
+        assert 1 <= len(progress) <= 5  # 3 s of progress reported every 0.5 s, sent once a second
+        plain_calls = [b for b in bodies() if b["id"] == plain_id]
+        assert len(plain_calls) == 1 and "event" not in plain_calls[0]  # old clients: one call
+    bad = client.post("/csm", json={"text": "ok", "webhook_events": ["finish"]})
+    assert bad.status_code == 400 and "webhook_events" in bad.get_json()["error"]

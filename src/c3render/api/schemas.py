@@ -68,6 +68,10 @@ class JobRequest(BaseModel):
     notify_url: HttpUrl | None = None
     max_time: StrictInt = Field(1200, ge=60, le=7200)
     complete_in: StrictInt = Field(3600, ge=60, le=86400)
+    # addition: which events reach notify_url (default: only the end, as the original)
+    webhook_events: list[Literal["start", "progress", "completed"]] = Field(
+        default_factory=lambda: ["completed"], min_length=1, max_length=3
+    )
 
     def params(self) -> dict[str, Any]:
         """The engine's parameters: every field but the common ones, with defaults filled in."""

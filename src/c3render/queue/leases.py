@@ -140,8 +140,10 @@ class Leases:
         """Store the progress (0..1) of a running run (and append it to its event stream)."""
         value = f"{min(1.0, max(0.0, fraction)):.3f}"
         job = claim.job
-        self.scripts.progress(keys=[keys.job(job.type, job.id), keys.events(job.type, job.id)],
-                              args=[claim.run, value, time.time()])
+        self.scripts.progress(
+            keys=[keys.job(job.type, job.id), keys.events(job.type, job.id), keys.outbox(job.type)],
+            args=[job.id, claim.run, value, time.time()],
+        )
 
     def append_log(self, claim: Claim, at: float, level: str, message: str) -> bool:
         """Append a log line of a running run to its event stream; False when the run is

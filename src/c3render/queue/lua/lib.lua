@@ -31,6 +31,30 @@ local function status_event(job, events, status, now, extra)
   add_event(job, events, 'status', data)
 end
 
+-- Does the job want webhooks for event ('start', 'progress', 'completed')? Its params'
+-- webhook_events says; a job without one (submitted before it existed) wants 'completed'.
+local function wants_webhook(job, event)
+  local ok, params = pcall(cjson.decode, redis.call('HGET', job, 'params') or '{}')
+  local events = ok and type(params) == 'table' and params['webhook_events']
+  if type(events) ~= 'table' then return event == 'completed' end
+  for _, name in ipairs(events) do
+    if name == event then return true end
+  end
+  return false
+end
+
+-- Queue a webhook for a start or progress event when the job asked for it: the outbox
+-- member is '<id>|<event>'. Progress at most once a second.
+local function webhook_event(job, outbox, id, event, now)
+  local h = redis.call('HMGET', job, 'notify_url', 'webhook_progress_at')
+  if not h[1] or h[1] == '' or not wants_webhook(job, event) then return end
+  if event == 'progress' then
+    if tonumber(now) < tonumber(h[2] or '0') + 1 then return end
+    redis.call('HSET', job, 'webhook_progress_at', now)
+  end
+  redis.call('ZADD', outbox, now, id .. '|' .. event)
+end
+
 -- End a job: write its end state and the extra fields {name, value, ...}, count the end
 -- ('ends' must only ever reach 1: the chaos suite checks it), let the hash expire after the
 -- retention period, queue its webhook when it has a notify_url, and append the status event.
@@ -38,7 +62,9 @@ local function end_job(job, outbox, events, id, status, now, retention, notify, 
   redis.call('HSET', job, 'status', status, 'finished_at', now, 'retry_at', '', unpack(fields))
   redis.call('HINCRBY', job, 'ends', 1)
   redis.call('EXPIRE', job, retention)
-  if notify and notify ~= '' then redis.call('ZADD', outbox, now, id) end
+  if notify and notify ~= '' and wants_webhook(job, 'completed') then
+    redis.call('ZADD', outbox, now, id)
+  end
   local extra = {}
   for i = 1, #fields, 2 do
     if fields[i] == 'error' or fields[i] == 'error_type' then extra[fields[i]] = fields[i + 1] end

@@ -32,6 +32,7 @@ end
 local run = tonumber(h[7] or '0') + 1
 redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[4], 'worker', ARGV[3],
   'attempts', tonumber(h[3] or '0') + 1, 'run', run, 'lost', lost, 'progress', '0')
+webhook_event(KEYS[1], KEYS[4], ARGV[1], 'start', ARGV[4])
 status_event(KEYS[1], KEYS[5], 'running', ARGV[4],
   {worker = ARGV[3], attempt = tonumber(h[3] or '0') + 1})
 local reply = redis.call('HGETALL', KEYS[1])
