@@ -12,11 +12,11 @@ import redis
 import sseclient
 from flask.testing import FlaskClient
 
+from c3render.api.schemas import CsmRequest
 from c3render.job import JobStatus, JobType
 from c3render.queue import keys
 from c3render.queue.leases import Leases
 from c3render.queue.store import JobStore
-from c3render.api.schemas import CsmRequest
 from c3render.settings import load_settings
 
 
@@ -95,7 +95,9 @@ def test_events_of_a_cancelled_queued_job(client: FlaskClient) -> None:
     assert events[1][2]["error"] == "cancelled by request"
 
 
-def test_a_superseded_run_appends_no_event(settings_env: dict[str, str], redis_client: redis.Redis) -> None:
+def test_a_superseded_run_appends_no_event(
+    settings_env: dict[str, str], redis_client: redis.Redis
+) -> None:
     settings = load_settings()
     store, leases = JobStore(redis_client, settings), Leases(redis_client, settings)
     store.ensure_groups()
@@ -149,7 +151,10 @@ def test_webhook_events_start_progress_completed(client: FlaskClient, worker: ob
         def bodies() -> list[dict[str, Any]]:
             return [json.loads(seen.body) for seen in receiver.requests_to("/hook")]
 
-        wait_until(lambda: any(b["id"] == job_id and b["status"] == "success" for b in bodies()), 30)
+        def ended() -> bool:
+            return any(b["id"] == job_id and b["status"] == "success" for b in bodies())
+
+        wait_until(ended, 30)
         mine = [b for b in bodies() if b["id"] == job_id]
         events = [b.get("event", "completed") for b in mine]
         assert events[0] == "start" and events[-1] == "completed"
