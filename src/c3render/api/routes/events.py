@@ -3,8 +3,9 @@
 Every API process reads the same per-job Redis stream (``queue/events.py``), so a client
 may be served by any of them and resume anywhere with ``Last-Event-ID``. Events:
 ``status`` (every status change), ``progress``, ``log`` (engine messages), and at the end
-``result`` — the result document, the same as ``GET /result`` — after which the stream
-closes. A resumed stream of a job that already ended answers the result at once.
+``queue`` (the queue position of a queued job, at the start and every few seconds), and
+at the end ``result`` — the result document, the same as ``GET /result`` — after which the
+stream closes. A resumed stream of a job that already ended answers the result at once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from c3render.api.services import base_url, services
 from c3render.delivery.documents import result_document
 from c3render.job import Job
 from c3render.queue.events import JobEvents, valid_event_id
+from c3render.queue.store import JobStore
 from c3render.storage import Storage
 
 events_bp = Blueprint("events", __name__)
@@ -40,7 +42,7 @@ def events(job_id: str) -> Response:
     job = load_job(job_id)
     after = valid_event_id(request.headers.get("Last-Event-ID") or request.args.get("after"))
     svc = services()
-    stream = _stream(JobEvents(svc.redis), job, after, svc.store.find, svc.storage, base_url())
+    stream = _stream(JobEvents(svc.redis), job, after, svc.store, svc.storage, base_url())
     response = Response(stream, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
@@ -48,9 +50,10 @@ def events(job_id: str) -> Response:
 
 
 def _stream(
-    reader: JobEvents, job: Job, after: str, find: Any, storage: Storage, links: str
+    reader: JobEvents, job: Job, after: str, store: JobStore, storage: Storage, links: str
 ) -> Iterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
+    yield from _queue_event(store, job)
     while True:
         batch = reader.read(job, after)
         for event in batch:
@@ -58,11 +61,19 @@ def _stream(
             after = event.id
         ended = any(event.is_end for event in batch)
         if not batch:
-            current = find(job.id)
+            current = store.find(job.id)
             if not current.status.is_final:
+                yield from _queue_event(store, current)
                 yield ": keep-alive\n\n"
                 continue
             ended = True
         if ended:
-            yield sse("result", result_document(find(job.id), storage, links))
+            yield sse("result", result_document(store.find(job.id), storage, links))
             return
+
+
+def _queue_event(store: JobStore, job: Job) -> Iterator[str]:
+    """A ``queue`` event (no id: it is not replayed) with the queue position of a queued job."""
+    position = store.queue_position(job)
+    if position is not None:
+        yield sse("queue", {"status": job.status.value, "queue_position": position})
