@@ -140,6 +140,8 @@ class WhisperRequest(JobRequest):
     model: Literal["tiny", "base", "small", "medium", "large", "large-v2", "large-v3"] = "medium"
     task: Literal["transcribe", "translate"] = "transcribe"
     language: Annotated[str, Field(strict=True, max_length=40), AfterValidator(_language)] = ""
+    # addition: each segment also lists its words with their times
+    word_timestamps: Annotated[bool, Field(strict=True)] = False
 
 
 class AnalyzeRequest(JobRequest):

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -54,7 +55,13 @@ def _parser() -> argparse.ArgumentParser:
         "webhook-secret", help="print the whsec_ secret webhook receivers verify signatures with"
     )
     secret.set_defaults(handler=serve.cmd_webhook_secret)
+    _job_commands(commands)
+    render.add_commands(commands, _client_options)
+    jobs.add_commands(commands, _client_options)
+    return parser
 
+
+def _job_commands(commands: Any) -> None:
     for name, handler, text in (
         ("status", jobs.cmd_status, "show a job's status"),
         ("result", jobs.cmd_result, "show a finished job's result (and download it with -o)"),
@@ -81,9 +88,6 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("-o", "--output", type=Path, help="with --wait: save result_url here")
     _client_options(submit)
     submit.set_defaults(handler=jobs.cmd_submit)
-    render.add_commands(commands, _client_options)
-    jobs.add_commands(commands, _client_options)
-    return parser
 
 
 def _client_options(command: argparse.ArgumentParser) -> None:
