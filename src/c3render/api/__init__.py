@@ -18,6 +18,7 @@ from c3render.api.cors import init_cors
 from c3render.api.errors import init_error_handlers
 from c3render.api.routes.docs import docs_bp
 from c3render.api.routes.events import events_bp
+from c3render.api.routes.metrics import metrics_bp
 from c3render.api.routes.openai_audio import openai_bp
 from c3render.api.routes.files import files_bp
 from c3render.api.routes.health import health_bp
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
 
 def register_user_facing(app: Flask) -> None:
-    """The blueprints for people and hosted-API habits: live events, OpenAI audio."""
-    for blueprint in (events_bp, openai_bp):
+    """The blueprints for people and hosted-API habits: live events, OpenAI audio,
+    Prometheus metrics."""
+    for blueprint in (events_bp, openai_bp, metrics_bp):
         app.register_blueprint(blueprint)

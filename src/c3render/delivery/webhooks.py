@@ -146,6 +146,7 @@ class WebhookDispatcher:
             state["next_attempt_at"] = time.time() + delay
             self.redis.zadd(outbox, {job_id: state["next_attempt_at"]}, xx=True)
         self._record(keys=[keys.job(job_type, job_id)], args=["webhook", json.dumps(state)])
+        self._count(job_type, "completed", error is None)
 
     def _deliver_event(self, job_type: JobType, member: str) -> None:
         """One start or progress webhook (``webhook_events``), tried once."""
@@ -159,8 +160,14 @@ class WebhookDispatcher:
                    "progress": round(job.progress, 3)}
         message_id = f"{job.id}.{event}.{time.time_ns()}"
         _, error, _ = self._post(job, message_id, payload)
+        self._count(job_type, event, error is None)
         if error is not None:
             log.info("%s webhook for job %s not delivered: %s", event, job.id, error)
+
+    def _count(self, job_type: JobType, event: str, delivered: bool) -> None:
+        """Count one delivery attempt for ``GET /metrics``."""
+        outcome = "delivered" if delivered else "failed"
+        self.redis.hincrby(keys.stats(job_type), f"webhook:{event}:{outcome}", 1)
 
     def _post(
         self, job: Job, message_id: str, payload: dict[str, Any] | None = None

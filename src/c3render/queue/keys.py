@@ -57,6 +57,13 @@ def delayed(job_type: JobType | str) -> str:
     return f"{_tag(job_type)}:delayed"
 
 
+def stats(job_type: JobType | str) -> str:
+    """Hash of counters for ``GET /metrics``: jobs submitted and ended by status, queue wait
+    and run duration histograms (``<name>:le:<bound>``, ``<name>:count``, ``<name>:sum``),
+    webhook deliveries; written by the scripts, so every process counts in one place."""
+    return f"{_tag(job_type)}:stats"
+
+
 def worker(worker_id: str) -> str:
     """A worker's liveness key; it expires unless the worker heartbeats."""
     return f"{PREFIX}:worker:{worker_id}"

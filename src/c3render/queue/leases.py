@@ -63,6 +63,7 @@ class Leases:
             keys=[
                 keys.job(job_type, job_id), keys.queue(job_type),
                 keys.dead_letters(job_type), keys.outbox(job_type), keys.events(job_type, job_id),
+                keys.stats(job_type),
             ],
             args=[
                 job_id, entry, worker, time.time(), self.settings.max_deliveries,
@@ -93,7 +94,7 @@ class Leases:
         return bool(
             self.scripts.finish(
                 keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
-                      keys.events(job.type, job.id)],
+                      keys.events(job.type, job.id), keys.stats(job.type)],
                 args=[
                     job.id, claim.entry, claim.run, status.value,
                     json.dumps(result or {}, separators=(",", ":")), error, time.time(),
@@ -110,7 +111,8 @@ class Leases:
         now = time.time()
         return str(self.scripts.retry(
             keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.delayed(job.type),
-                  keys.outbox(job.type), keys.dead_letters(job.type), keys.events(job.type, job.id)],
+                  keys.outbox(job.type), keys.dead_letters(job.type), keys.events(job.type, job.id),
+                  keys.stats(job.type)],
             args=[job.id, claim.entry, claim.run, now, now + delay, error, error_type,
                   self.settings.max_retries, self.settings.retention_seconds, keys.GROUP],
         ))

@@ -75,7 +75,7 @@ class JobStore:
             idempotency, has_key = keys.idempotency(job_type, idempotency_key), "1"
         result = self.scripts.submit(
             keys=[job_key, keys.queue(job_type), keys.index(job_type), idempotency,
-                  keys.events(job_type, job_id)],
+                  keys.events(job_type, job_id), keys.stats(job_type)],
             args=[
                 job_id, repr(now), ttl, has_key, job_type.value, spec.params_json(),
                 spec.notify_url or "", repr(now + spec.complete_in), spec.max_time, owner or "",
@@ -142,7 +142,7 @@ class JobStore:
     ) -> tuple[str, str]:
         verdict, previous = self.scripts.end(
             keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
-                  keys.delayed(job.type), keys.events(job.type, job.id)],
+                  keys.delayed(job.type), keys.events(job.type, job.id), keys.stats(job.type)],
             args=[
                 job.id, status.value, error, time.time(), self.settings.retention_seconds,
                 keys.GROUP, "1" if only_expire else "0", error_type,

@@ -31,6 +31,19 @@ local function status_event(job, events, status, now, extra)
   add_event(job, events, 'status', data)
 end
 
+-- Count a duration in a histogram of the stats hash: one bucket field '<name>:le:<bound>'
+-- (the first bound it fits; summed up cumulatively when scraped), '<name>:count', '<name>:sum'.
+local BUCKETS = {0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200}
+local function observe(stats, name, seconds)
+  local bucket = '+Inf'
+  for _, bound in ipairs(BUCKETS) do
+    if seconds <= bound then bucket = tostring(bound) break end
+  end
+  redis.call('HINCRBY', stats, name .. ':le:' .. bucket, 1)
+  redis.call('HINCRBY', stats, name .. ':count', 1)
+  redis.call('HINCRBYFLOAT', stats, name .. ':sum', seconds)
+end
+
 -- Does the job want webhooks for event ('start', 'progress', 'completed')? Its params'
 -- webhook_events says; a job without one (submitted before it existed) wants 'completed'.
 local function wants_webhook(job, event)
@@ -58,7 +71,12 @@ end
 -- End a job: write its end state and the extra fields {name, value, ...}, count the end
 -- ('ends' must only ever reach 1: the chaos suite checks it), let the hash expire after the
 -- retention period, queue its webhook when it has a notify_url, and append the status event.
-local function end_job(job, outbox, events, id, status, now, retention, notify, fields)
+local function end_job(job, outbox, events, stats, id, status, now, retention, notify, fields)
+  local started = redis.call('HMGET', job, 'status', 'started_at')
+  if started[1] == 'running' and tonumber(started[2]) then
+    observe(stats, 'run', math.max(0, tonumber(now) - tonumber(started[2])))
+  end
+  redis.call('HINCRBY', stats, 'ended:' .. status, 1)
   redis.call('HSET', job, 'status', status, 'finished_at', now, 'retry_at', '', unpack(fields))
   redis.call('HINCRBY', job, 'ends', 1)
   redis.call('EXPIRE', job, retention)

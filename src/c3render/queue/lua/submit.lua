@@ -1,6 +1,6 @@
 -- Create a job and queue it, in one step.
 -- KEYS: job hash, queue stream, index zset, idempotency key (the job hash again when none),
---       event stream
+--       event stream, stats hash
 -- ARGV: id, now, ttl of the queued job (and idempotency key), has idempotency key ('1'/'0'),
 --       type, params JSON, notify_url, deadline, max_time, owner (the API key's name, or ''),
 --       most queued jobs (0: no cap), group
@@ -24,4 +24,5 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 if ARGV[4] == '1' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[3]) end
 status_event(KEYS[1], KEYS[5], 'queued', ARGV[2], {})
+redis.call('HINCRBY', KEYS[6], 'submitted', 1)
 return {ARGV[1], 1}
