@@ -17,9 +17,11 @@ from c3render.api.auth import init_auth
 from c3render.api.cors import init_cors
 from c3render.api.errors import init_error_handlers
 from c3render.api.routes.docs import docs_bp
+from c3render.api.routes.docs_page import docs_page_bp
 from c3render.api.routes.events import events_bp
 from c3render.api.routes.metrics import metrics_bp
 from c3render.api.routes.openai_audio import openai_bp
+from c3render.api.routes.ui import ui_bp
 from c3render.api.routes.files import files_bp
 from c3render.api.routes.health import health_bp
 from c3render.api.routes.jobs import jobs_bp
@@ -65,6 +67,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
 def register_user_facing(app: Flask) -> None:
     """The blueprints for people and hosted-API habits: live events, OpenAI audio,
-    Prometheus metrics."""
-    for blueprint in (events_bp, openai_bp, metrics_bp):
+    Prometheus metrics, the /docs page and the /ui dashboard."""
+    for blueprint in (events_bp, openai_bp, metrics_bp, docs_page_bp, ui_bp):
         app.register_blueprint(blueprint)
