@@ -154,7 +154,8 @@ def test_the_docs_page_renders_offline(served: str, artifacts: Path) -> None:
         try:
             page = browser.new_page()
             outside: list[str] = []
-            page.on("request", lambda r: None if r.url.startswith(served) else outside.append(r.url))
+            page.on("request",
+                    lambda r: None if r.url.startswith(served) else outside.append(r.url))
             page.goto(f"{served}/docs")
             page.wait_for_selector(".opblock-summary-path", timeout=20000)
             paths = page.locator(".opblock-summary-path").all_text_contents()
