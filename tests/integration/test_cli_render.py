@@ -78,6 +78,9 @@ def test_render_commands_exit_codes_and_plain_progress(
     assert workers and "csm" in workers[0]["types"]
     logs = _cli(api_env, "logs", doc["id"])
     assert logs.returncode == 0 and "running the scripted engine" in logs.stdout
+    followed = _cli(api_env, "logs", doc["id"], "--follow")
+    assert "running the scripted engine" in followed.stdout
+    assert followed.stdout.splitlines()[-1].endswith("-- success ")
 
 
 def test_a_terminal_gets_a_live_progress_bar(api_env: dict[str, str]) -> None:

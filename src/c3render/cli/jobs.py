@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -115,22 +116,29 @@ def cmd_workers(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    """Print a job's log lines (with --follow, then its live events)."""
+    """Print a job's log lines (with --follow, from its live events until it ends)."""
     client = _client(args)
+    if args.follow:
+        for event in client.events(args.job_id):
+            data = event.data
+            if event.kind == "log":
+                print(f"{_clock(data.get('at'))} {data.get('level', ''):<7} {data.get('message')}")
+            elif event.kind == "status":
+                print(f"{_clock(data.get('at'))} -- {data['status']} {data.get('error', '')}")
+        return 0
     lines = client.logs(args.job_id)
     if args.json:
         _print(lines)
         return 0
     for line in lines:
         print(f"{line['timestamp']} {line['level']:<7} {line['message']}")
-    if args.follow:
-        for event in client.events(args.job_id):
-            if event.kind == "log" and event.data.get("message") not in {
-                    line["message"] for line in lines}:
-                print(f"{event.data.get('at')} {event.data.get('level')} {event.data['message']}")
-            elif event.kind == "status":
-                print(f"-- {event.data['status']}")
     return 0
+
+
+def _clock(at: Any) -> str:
+    if not isinstance(at, (int, float)):
+        return ""
+    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds")
 
 
 def add_commands(commands: Any, client_options: Any) -> None:
