@@ -116,7 +116,7 @@ def test_one_job_of_each_type_through_the_dashboard(
             text = page.text_content("#result-text") or ""
             assert wer(SENTENCE, text) <= 0.15, text
             assert "-->" in (page.text_content("#result-subtitles") or "")
-            assert "running the" in (page.text_content("#job-log") or "")
+            assert "fetching audio_url" in (page.text_content("#job-log") or "")
             page.screenshot(path=str(artifacts / "2-transcript.png"), full_page=True)
 
             page.click("#tabs button[data-type=portrait]")

@@ -77,9 +77,9 @@ def test_render_commands_exit_codes_and_plain_progress(
     workers = json.loads(_cli(api_env, "workers", "--json").stdout)
     assert workers and "csm" in workers[0]["types"]
     logs = _cli(api_env, "logs", doc["id"])
-    assert logs.returncode == 0 and "running the scripted engine" in logs.stdout
+    assert logs.returncode == 0 and "running the script" in logs.stdout
     followed = _cli(api_env, "logs", doc["id"], "--follow")
-    assert "running the scripted engine" in followed.stdout
+    assert "running the script" in followed.stdout
     assert followed.stdout.splitlines()[-1].endswith("-- success ")
 
 

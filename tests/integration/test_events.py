@@ -56,7 +56,7 @@ def test_a_job_streams_status_progress_logs_and_its_result(
     progress = [data["progress"] for _, kind, data in events if kind == "progress"]
     assert len(progress) >= 2 and progress == sorted(progress)
     messages = [data["message"] for _, kind, data in events if kind == "log"]
-    assert any("running the scripted engine" in m for m in messages)
+    assert any("running the script" in m for m in messages)
     assert kinds[-1] == "result"
     result = events[-1][2]
     assert result["id"] == job_id and result["status"] == "success" and result["result_url"]
@@ -80,7 +80,7 @@ def test_status_logs_and_the_event_stream_expire_with_the_job(
     doc = client.get(f"/status/{job_id}?logs=1").get_json()
     assert doc["status"] == "success"
     assert doc["logs"] and all(line["timestamp"].endswith("+00:00") for line in doc["logs"])
-    assert any("storing the result" in line["message"] for line in doc["logs"])
+    assert any("running the script 'ok'" in line["message"] for line in doc["logs"])
     assert "logs" not in client.get(f"/status/{job_id}").get_json()
     job_ttl = redis_client.ttl(keys.job(JobType.CSM, job_id))
     events_ttl = redis_client.ttl(keys.events(JobType.CSM, job_id))
@@ -109,15 +109,18 @@ def test_a_superseded_run_appends_no_event(
     assert first and second and second.run == first.run + 1
     stream = keys.events(JobType.CSM, job_id)
     before = redis_client.xlen(stream)
-    assert not leases.append_log(first, time.time(), "INFO", "late line of run 1")
+    assert not leases.append_logs(first, [(time.time(), "INFO", "late line of run 1")])
     leases.report_progress(first, 0.5)
     assert not leases.finish(first, JobStatus.SUCCESS, {})
     assert redis_client.xlen(stream) == before
-    assert leases.append_log(second, time.time(), "INFO", "line of run 2")
+    assert leases.append_logs(second, [(time.time(), "INFO", "line of run 2")])
     leases.report_progress(second, 0.5)
-    assert leases.finish(second, JobStatus.SUCCESS, {})
+    assert not leases.finish(first, JobStatus.SUCCESS, {}, logs=[(time.time(), "INFO", "late")])
+    assert leases.finish(second, JobStatus.SUCCESS, {}, logs=[(time.time(), "INFO", "last")])
     kinds = [fields["kind"] for _, fields in redis_client.xrange(stream)]
-    assert kinds == ["status", "status", "status", "log", "progress", "status"]
+    assert kinds == ["status", "status", "status", "log", "progress", "log", "status"]
+    messages = [json.loads(f["data"]).get("message") for _, f in redis_client.xrange(stream)]
+    assert "late" not in messages and "late line of run 1" not in messages
 
 
 def test_prefer_wait_answers_the_result_or_the_queued_answer(

@@ -86,8 +86,13 @@ class Leases:
         result: dict[str, Any] | None = None,
         error: str = "",
         error_type: str = "",
+        logs: list[tuple[float, str, str]] | None = None,
     ) -> bool:
-        """Record the end of a run; False when the job was ended or taken over meanwhile."""
+        """Record the end of a run; False when the job was ended or taken over meanwhile.
+
+        ``logs``: the run's last log lines (time, level, message), appended in the same
+        script just before the end event.
+        """
         if status not in FINAL_STATUSES:
             raise ValueError(f"finish needs an end state, not {status.value}")
         job = claim.job
@@ -99,6 +104,7 @@ class Leases:
                     job.id, claim.entry, claim.run, status.value,
                     json.dumps(result or {}, separators=(",", ":")), error, time.time(),
                     self.settings.retention_seconds, keys.GROUP, error_type,
+                    *(value for line in logs or () for value in line),
                 ],
             )
         )
@@ -147,13 +153,13 @@ class Leases:
             args=[job.id, claim.run, value, time.time()],
         )
 
-    def append_log(self, claim: Claim, at: float, level: str, message: str) -> bool:
-        """Append a log line of a running run to its event stream; False when the run is
-        no longer the job's current one (a superseded run's lines are dropped)."""
+    def append_logs(self, claim: Claim, lines: list[tuple[float, str, str]]) -> bool:
+        """Append log lines (time, level, message) of a running run to its event stream;
+        False when the run is no longer the job's current one (its lines are dropped)."""
         job = claim.job
         return bool(self.scripts.log(
             keys=[keys.job(job.type, job.id), keys.events(job.type, job.id)],
-            args=[claim.run, at, level, message],
+            args=[claim.run, *(value for line in lines for value in line)],
         ))
 
     def still_mine(self, claims: list[Claim]) -> list[bool]:

@@ -58,9 +58,9 @@ class JobPipeline:
                 id=job.id, type=job.type, params=job.params,
                 inputs=self._fetch_inputs(job, workdir), workdir=workdir, progress=progress,
             )
-            log.info("job %s: running the %s engine", job.id, self.engine.name)
+            log.debug("job %s: running the %s engine", job.id, self.engine.name)
             result = self.engine.run(engine_job)
-            log.info("job %s: the engine finished; storing the result", job.id)
+            log.debug("job %s: the engine finished; storing the result", job.id)
             return Done(job.run_id, self._store(result, job))
         except JobError as exc:
             return Failed(job.run_id, str(exc), exc.error_type, exc.retryable)

@@ -17,6 +17,7 @@ from c3render.worker.context import SlotContext, through_outages
 from c3render.worker.engine_process import EngineHandle
 from c3render.worker.messages import Done, Failed, FromEngine, LogLine, Progress, RunJob
 from c3render.worker.pipeline import results_prefix, run_workdir
+from c3render.worker.run_log import RunLog
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,6 @@ CHECK_SECONDS = 0.5
 PROGRESS_SECONDS = 0.5
 RECLAIM_SECONDS = 0.5
 BLOCK_MS = 1000
-MAX_LOG_LINES = 1000
-"""Log lines of one run kept in its event stream; later ones are dropped."""
-MAX_LOG_CHARS = 2000
 
 
 class Slot:
@@ -41,7 +39,7 @@ class Slot:
         self.current: Claim | None = None
         self._last_reclaim = 0.0
         self._last_progress = 0.0
-        self._log_lines = 0
+        self.logs = RunLog(self.leases)
         self._run: RunJob | None = None
 
     # --- the loop ----------------------------------------------------------------
@@ -125,7 +123,7 @@ class Slot:
         deadline = claim.run_deadline
         last_check = time.monotonic()
         self._last_progress = 0.0
-        self._log_lines = 0
+        self.logs.start()
         while True:
             try:
                 message = engine.poll(POLL_SECONDS)
@@ -134,6 +132,7 @@ class Slot:
                 return
             if message is not None and self._handle(claim, message):
                 return
+            self.logs.flush_if_due(claim)
             if time.time() >= deadline:
                 self._stop_run(engine)
                 self._finish(claim, JobStatus.TIMED_OUT, error=self._timeout_reason(claim),
@@ -164,7 +163,7 @@ class Slot:
                 self._report_progress(claim, message.fraction)
             return False
         if isinstance(message, LogLine):
-            self._append_log(claim, message)
+            self.logs.add(message)
             return False
         if isinstance(message, Done):
             self._finish(claim, JobStatus.SUCCESS, result=message.result)
@@ -203,21 +202,13 @@ class Slot:
         except (redis.ConnectionError, redis.TimeoutError):
             pass  # progress is best effort; the run goes on through a Redis outage
 
-    def _append_log(self, claim: Claim, line: LogLine) -> None:
-        if self._log_lines >= MAX_LOG_LINES:
-            return
-        self._log_lines += 1
-        try:
-            self.leases.append_log(claim, line.at, line.level, line.message[:MAX_LOG_CHARS])
-        except (redis.ConnectionError, redis.TimeoutError):
-            pass  # log lines are best effort, like progress
-
     def _finish(
         self, claim: Claim, status: JobStatus, result: dict[str, Any] | None = None,
         error: str = "", error_type: str = "",
     ) -> None:
+        logs = self.logs.take()  # the run's last lines go in the same script
         recorded = through_outages(
-            lambda: self.leases.finish(claim, status, result, error, error_type)
+            lambda: self.leases.finish(claim, status, result, error, error_type, logs)
         )
         if not recorded or status is not JobStatus.SUCCESS:
             self._discard_files(claim)
@@ -225,6 +216,7 @@ class Slot:
         log.info("job %s run %d: %s %s", claim.job.id, claim.run, outcome, error)
 
     def _retry(self, claim: Claim, error: str, error_type: str) -> None:
+        self.logs.flush(claim)
         self._discard_files(claim)
         outcome = through_outages(lambda: self.leases.retry_later(claim, error, error_type))
         log.info("job %s run %d: %s (%s)", claim.job.id, claim.run, outcome, error)

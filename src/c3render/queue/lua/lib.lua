@@ -12,14 +12,27 @@ local function drop_entry(queue, group, entry)
 end
 
 -- Append an event {kind, data JSON} to a job's event stream (GET /events), capped at about
--- EVENTS_MAXLEN entries and expiring with the job hash. Only the scripts that change the
--- job append, inside the same script, so an event never disagrees with the job.
+-- EVENTS_MAXLEN entries. Only the scripts that change the job append, inside the same
+-- script, so an event never disagrees with the job.
 local EVENTS_MAXLEN = 5000
-local function add_event(job, events, kind, data)
+local function add_event(events, kind, data)
   redis.call('XADD', events, 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'kind', kind,
     'data', cjson.encode(data))
+end
+
+-- Let the event stream expire with the job hash: called by the scripts that set the job's
+-- expiry (submit, end_job, resubmit); the other events leave both lifetimes as they are.
+local function align_expiry(job, events)
   local ttl = redis.call('PTTL', job)
   if ttl > 0 then redis.call('PEXPIRE', events, ttl) end
+end
+
+-- Append log events from ARGV triples (time, level, message) starting at index first.
+local function add_logs(events, run, first)
+  for i = first, #ARGV - 2, 3 do
+    add_event(events, 'log', {at = tonumber(ARGV[i]), level = ARGV[i + 1],
+      message = ARGV[i + 2], run = tonumber(run)})
+  end
 end
 
 -- The event of a status change: {status, at, plus the fields of extra}.
@@ -28,7 +41,7 @@ local function status_event(job, events, status, now, extra)
   for name, value in pairs(extra or {}) do
     if value ~= nil and value ~= '' then data[name] = value end
   end
-  add_event(job, events, 'status', data)
+  add_event(events, 'status', data)
 end
 
 -- Count a duration in a histogram of the stats hash: one bucket field '<name>:le:<bound>'
@@ -88,6 +101,7 @@ local function end_job(job, outbox, events, stats, id, status, now, retention, n
     if fields[i] == 'error' or fields[i] == 'error_type' then extra[fields[i]] = fields[i + 1] end
   end
   status_event(job, events, status, now, extra)
+  align_expiry(job, events)
 end
 
 -- True when a status is an end state (the job hash exists and the job is over).
