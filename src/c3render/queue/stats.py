@@ -62,6 +62,7 @@ def _parse(data: dict[str, str]) -> TypeStats:
         if not buckets or buckets[-1][0] != math.inf:
             buckets.append((math.inf, running))
         stats.histograms[name] = Histogram(buckets, float(data.get(f"{name}:sum", 0.0)))
+        # the count is the +Inf bucket: the scripts keep no separate counter
     return stats
 
 

@@ -20,11 +20,10 @@ local function add_event(events, kind, data)
     'data', cjson.encode(data))
 end
 
--- Let the event stream expire with the job hash: called by the scripts that set the job's
--- expiry (submit, end_job, resubmit); the other events leave both lifetimes as they are.
-local function align_expiry(job, events)
-  local ttl = redis.call('PTTL', job)
-  if ttl > 0 then redis.call('PEXPIRE', events, ttl) end
+-- Let the event stream expire with the job hash: the scripts that set the job's expiry
+-- (submit, end_job, resubmit) give the stream the same; other events leave both as they are.
+local function align_expiry(events, seconds)
+  redis.call('EXPIRE', events, math.ceil(tonumber(seconds)))
 end
 
 -- Append log events from ARGV triples (time, level, message) starting at index first.
@@ -45,7 +44,8 @@ local function status_event(job, events, status, now, extra)
 end
 
 -- Count a duration in a histogram of the stats hash: one bucket field '<name>:le:<bound>'
--- (the first bound it fits; summed up cumulatively when scraped), '<name>:count', '<name>:sum'.
+-- (the first bound it fits; summed up cumulatively, and to the count, when scraped) and
+-- '<name>:sum'.
 local BUCKETS = {0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200}
 local function observe(stats, name, seconds)
   local bucket = '+Inf'
@@ -53,7 +53,6 @@ local function observe(stats, name, seconds)
     if seconds <= bound then bucket = tostring(bound) break end
   end
   redis.call('HINCRBY', stats, name .. ':le:' .. bucket, 1)
-  redis.call('HINCRBY', stats, name .. ':count', 1)
   redis.call('HINCRBYFLOAT', stats, name .. ':sum', seconds)
 end
 
@@ -70,12 +69,12 @@ local function wants_webhook(job, event)
 end
 
 -- Queue a webhook for a start or progress event when the job asked for it: the outbox
--- member is '<id>|<event>'. Progress at most once a second.
-local function webhook_event(job, outbox, id, event, now)
-  local h = redis.call('HMGET', job, 'notify_url', 'webhook_progress_at')
-  if not h[1] or h[1] == '' or not wants_webhook(job, event) then return end
+-- member is '<id>|<event>'. Progress at most once a second. notify: the job's notify_url.
+local function webhook_event(job, outbox, id, event, now, notify)
+  if not notify or notify == '' or not wants_webhook(job, event) then return end
   if event == 'progress' then
-    if tonumber(now) < tonumber(h[2] or '0') + 1 then return end
+    local last = redis.call('HGET', job, 'webhook_progress_at')
+    if tonumber(now) < tonumber(last or '0') + 1 then return end
     redis.call('HSET', job, 'webhook_progress_at', now)
   end
   redis.call('ZADD', outbox, now, id .. '|' .. event)
@@ -101,7 +100,7 @@ local function end_job(job, outbox, events, stats, id, status, now, retention, n
     if fields[i] == 'error' or fields[i] == 'error_type' then extra[fields[i]] = fields[i + 1] end
   end
   status_event(job, events, status, now, extra)
-  align_expiry(job, events)
+  align_expiry(events, retention)
 end
 
 -- True when a status is an end state (the job hash exists and the job is over).

@@ -14,5 +14,5 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'entry', entry, 'deadline', tonu
   'webhook', '')
 redis.call('EXPIRE', KEYS[1], math.ceil(window + tonumber(ARGV[2])))
 status_event(KEYS[1], KEYS[3], 'queued', ARGV[1], {reason = 'retried by request'})
-align_expiry(KEYS[1], KEYS[3])
+align_expiry(KEYS[3], window + tonumber(ARGV[2]))
 return {'ok', h[1]}

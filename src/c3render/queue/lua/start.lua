@@ -6,7 +6,7 @@
 -- A job found 'running' was held by a worker that was lost: that counts towards the limit;
 -- an engine crash seen by a living worker is counted by retry.lua instead.
 local h = redis.call('HMGET', KEYS[1], 'status', 'deadline', 'attempts', 'notify_url', 'entry',
-  'lost', 'run')
+  'lost', 'run', 'created_at')
 local function refuse(verdict)
   drop_entry(KEYS[2], ARGV[7], ARGV[2])
   return {verdict}
@@ -31,12 +31,12 @@ if lost >= tonumber(ARGV[5]) then
 end
 local run = tonumber(h[7] or '0') + 1
 if tonumber(h[3] or '0') == 0 then  -- the first start: how long it waited since submission
-  local created = tonumber(redis.call('HGET', KEYS[1], 'created_at'))
+  local created = tonumber(h[8])
   if created then observe(KEYS[6], 'wait', math.max(0, tonumber(ARGV[4]) - created)) end
 end
 redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[4], 'worker', ARGV[3],
   'attempts', tonumber(h[3] or '0') + 1, 'run', run, 'lost', lost, 'progress', '0')
-webhook_event(KEYS[1], KEYS[4], ARGV[1], 'start', ARGV[4])
+webhook_event(KEYS[1], KEYS[4], ARGV[1], 'start', ARGV[4], h[4])
 status_event(KEYS[1], KEYS[5], 'running', ARGV[4],
   {worker = ARGV[3], attempt = tonumber(h[3] or '0') + 1})
 local reply = redis.call('HGETALL', KEYS[1])

@@ -24,6 +24,6 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 if ARGV[4] == '1' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[3]) end
 status_event(KEYS[1], KEYS[5], 'queued', ARGV[2], {})
-align_expiry(KEYS[1], KEYS[5])
+align_expiry(KEYS[5], ARGV[3])
 redis.call('HINCRBY', KEYS[6], 'submitted', 1)
 return {ARGV[1], 1}
