@@ -167,3 +167,16 @@ def test_webhook_events_start_progress_completed(client: FlaskClient, worker: ob
         assert len(plain_calls) == 1 and "event" not in plain_calls[0]  # old clients: one call
     bad = client.post("/csm", json={"text": "ok", "webhook_events": ["finish"]})
     assert bad.status_code == 400 and "webhook_events" in bad.get_json()["error"]
+
+
+def test_a_stream_whose_job_expires_ends_with_gone(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    job_id = client.post("/csm", json={"text": "ok"}).get_json()["id"]
+    response = client.get(f"/events/{job_id}", buffered=False)
+    events = sseclient.SSEClient(_Source(response.iter_encoded())).events()
+    assert next(events).event == "status"
+    redis_client.delete(keys.job(JobType.CSM, job_id))  # as if its retention ran out
+    kinds = [event.event for event in events]
+    assert kinds[-1] == "gone"
+    response.close()

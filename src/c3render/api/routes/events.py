@@ -5,26 +5,31 @@ may be served by any of them and resume anywhere with ``Last-Event-ID``. Events:
 ``status`` (every status change), ``progress``, ``log`` (engine messages), and at the end
 ``queue`` (the queue position of a queued job, at the start and every few seconds), and
 at the end ``result`` — the result document, the same as ``GET /result`` — after which the
-stream closes. A resumed stream of a job that already ended answers the result at once.
+stream closes. A resumed stream of a job that already ended answers the result at once;
+one whose job expired meanwhile ends with a ``gone`` event.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
+import redis
 from flask import Blueprint, Response, request
 
 from c3render.api.routes.jobs import _load as load_job
 from c3render.api.services import base_url, services
 from c3render.delivery.documents import result_document
+from c3render.errors import NotFound
 from c3render.job import Job
 from c3render.queue.events import JobEvents, valid_event_id
 from c3render.queue.store import JobStore
 from c3render.storage import Storage
 
 events_bp = Blueprint("events", __name__)
+log = logging.getLogger(__name__)
 
 RETRY_MS = 2000
 """How long a disconnected EventSource waits before it reconnects."""
@@ -50,6 +55,17 @@ def events(job_id: str) -> Response:
 
 
 def _stream(
+    reader: JobEvents, job: Job, after: str, store: JobStore, storage: Storage, links: str
+) -> Iterator[str]:
+    try:
+        yield from _events(reader, job, after, store, storage, links)
+    except NotFound:
+        yield sse("gone", {"id": job.id, "error": f"job {job.id} expired"})
+    except redis.RedisError as exc:  # the client reconnects with Last-Event-ID
+        log.warning("event stream of job %s ended: Redis error %s", job.id, exc)
+
+
+def _events(
     reader: JobEvents, job: Job, after: str, store: JobStore, storage: Storage, links: str
 ) -> Iterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
