@@ -23,7 +23,7 @@ def test_submit_answers_id_and_queued(client: FlaskClient, path: str) -> None:
     response = client.post(path, json=EXAMPLES[path])
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"id", "status"}
+    assert set(body) == {"id", "status", "urls"}
     assert body["status"] == "queued"
     assert uuid.UUID(body["id"]).version == 4
 

@@ -119,3 +119,20 @@ def test_final_statuses() -> None:
     assert {s.value for s in JobStatus if s.is_final} == {
         "success", "failed", "cancelled", "timed_out"
     }
+
+
+def test_the_user_facing_openapi_additions_are_valid_json_schema_documents() -> None:
+    from openapi_spec_validator import validate
+
+    from c3render.api.routes.docs import openapi_document
+    from c3render.api.routes.docs_additions import add_user_facing
+
+    doc = openapi_document()
+    add_user_facing(doc["paths"])
+    validate(doc)  # raises on an invalid OpenAPI 3.1 document
+    assert {"/events/{job_id}", "/v1/audio/speech", "/v1/audio/transcriptions",
+            "/metrics", "/ui", "/docs"} <= set(doc["paths"])
+    names = [p["name"] for p in doc["paths"]["/csm"]["post"]["parameters"]]
+    assert "Prefer" in names
+    speech = doc["paths"]["/v1/audio/speech"]["post"]["requestBody"]["content"]
+    assert "input" in speech["application/json"]["schema"]["properties"]

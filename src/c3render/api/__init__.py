@@ -18,9 +18,14 @@ from c3render.api.cors import init_cors
 from c3render.api.errors import init_error_handlers
 from c3render.api.headers import init_security_headers
 from c3render.api.routes.docs import docs_bp
+from c3render.api.routes.docs_page import docs_page_bp
+from c3render.api.routes.events import events_bp
 from c3render.api.routes.files import files_bp
 from c3render.api.routes.health import health_bp
 from c3render.api.routes.jobs import jobs_bp
+from c3render.api.routes.metrics import metrics_bp
+from c3render.api.routes.openai_audio import openai_bp
+from c3render.api.routes.ui import ui_bp
 from c3render.api.routes.uploads import uploads_bp
 from c3render.api.services import EXTENSION, Services
 from c3render.queue.connection import connect
@@ -71,4 +76,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_error_handlers(app)
     for blueprint in (health_bp, jobs_bp, files_bp, uploads_bp, docs_bp):
         app.register_blueprint(blueprint)
+    register_user_facing(app)
     return app
+
+
+def register_user_facing(app: Flask) -> None:
+    """The blueprints for people and hosted-API habits: live events, OpenAI audio,
+    Prometheus metrics, the /docs page and the /ui dashboard."""
+    for blueprint in (events_bp, openai_bp, metrics_bp, docs_page_bp, ui_bp):
+        app.register_blueprint(blueprint)

@@ -78,6 +78,10 @@ class JobRequest(BaseModel):
     notify_url: HttpUrl | None = None
     max_time: StrictInt = Field(1200, ge=60, le=7200)
     complete_in: StrictInt = Field(3600, ge=60, le=86400)
+    # addition: which events reach notify_url (default: only the end, as the original)
+    webhook_events: list[Literal["start", "progress", "completed"]] = Field(
+        default_factory=lambda: ["completed"], min_length=1, max_length=3
+    )
 
     def params(self) -> dict[str, Any]:
         """The engine's parameters: every field but the common ones, with defaults filled in."""
@@ -160,6 +164,8 @@ class WhisperRequest(JobRequest):
     model: Literal["tiny", "base", "small", "medium", "large", "large-v2", "large-v3"] = "medium"
     task: Literal["transcribe", "translate"] = "transcribe"
     language: Annotated[str, Field(strict=True, max_length=40), AfterValidator(_language)] = ""
+    # addition: each segment also lists its words with their times
+    word_timestamps: Annotated[bool, Field(strict=True)] = False
 
 
 class AnalyzeRequest(JobRequest):

@@ -6,12 +6,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import requests
 
-from c3render.cli import jobs, serve
+from c3render.cli import jobs, render, serve
 from c3render.cli.client import ApiError
-from c3render.cli.output import console
+from c3render.cli.output import EXIT_INTERRUPTED, EXIT_UNREACHABLE, EXIT_USAGE, console
 from c3render.errors import C3Error
 from c3render.job import JobType
 
@@ -23,12 +24,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except (C3Error, ApiError) as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        return 2
+        server_side = isinstance(exc, ApiError) and exc.status >= 500
+        return EXIT_UNREACHABLE if server_side else EXIT_USAGE
     except requests.ConnectionError:
         console.print(f"[red]error:[/red] no C3 Render API answers at {getattr(args, 'url', '?')}")
-        return 2
+        return EXIT_UNREACHABLE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,7 +55,13 @@ def _parser() -> argparse.ArgumentParser:
         "webhook-secret", help="print the whsec_ secret webhook receivers verify signatures with"
     )
     secret.set_defaults(handler=serve.cmd_webhook_secret)
+    _job_commands(commands)
+    render.add_commands(commands, _client_options)
+    jobs.add_commands(commands, _client_options)
+    return parser
 
+
+def _job_commands(commands: Any) -> None:
     for name, handler, text in (
         ("status", jobs.cmd_status, "show a job's status"),
         ("result", jobs.cmd_result, "show a finished job's result (and download it with -o)"),
@@ -80,7 +88,6 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("-o", "--output", type=Path, help="with --wait: save result_url here")
     _client_options(submit)
     submit.set_defaults(handler=jobs.cmd_submit)
-    return parser
 
 
 def _client_options(command: argparse.ArgumentParser) -> None:

@@ -5,6 +5,11 @@ The job store adds ``ZADD keys.outbox(type) <now> <job_id>`` when a job with a
 their score to ``now + lease``, so another dispatcher skips them), POSTs the contract's
 payload from a small thread pool (a receiver that never answers holds one thread, not the
 loop), then removes the member or re-schedules it with exponential backoff.
+
+A job that asked for more with ``webhook_events`` (``start``, ``progress``) also gets
+members ``<id>|start`` and ``<id>|progress`` (queued by ``start.lua`` / ``progress.lua``,
+progress at most once a second): each is one signed POST of ``{"id", "status",
+"event", "progress"}``, tried once (a later progress event supersedes a lost one).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
 
 import redis
 import urllib3
@@ -116,6 +122,9 @@ class WebhookDispatcher:
             log.exception("webhook delivery of job %s crashed", job_id)
 
     def _deliver(self, job_type: JobType, job_id: str) -> None:
+        if "|" in job_id:
+            self._deliver_event(job_type, job_id)
+            return
         outbox = keys.outbox(job_type)
         data = self.redis.hgetall(keys.job(job_type, job_id))
         if not data or not data.get("notify_url"):
@@ -137,17 +146,43 @@ class WebhookDispatcher:
             state["next_attempt_at"] = time.time() + delay
             self.redis.zadd(outbox, {job_id: state["next_attempt_at"]}, xx=True)
         self._record(keys=[keys.job(job_type, job_id)], args=["webhook", json.dumps(state)])
+        self._count(job_type, "completed", error is None)
 
-    def _post(self, job: Job, message_id: str) -> tuple[int | None, str | None, bool]:
-        """POST the payload once; (HTTP status, error or None, whether to retry)."""
+    def _deliver_event(self, job_type: JobType, member: str) -> None:
+        """One start or progress webhook (``webhook_events``), tried once."""
+        self.redis.zrem(keys.outbox(job_type), member)
+        job_id, _, event = member.partition("|")
+        data = self.redis.hgetall(keys.job(job_type, job_id))
+        if not data or not data.get("notify_url"):
+            return
+        job = Job.from_hash(data)
+        payload = {"id": job.id, "status": job.status.value, "event": event,
+                   "progress": round(job.progress, 3)}
+        message_id = f"{job.id}.{event}.{time.time_ns()}"
+        _, error, _ = self._post(job, message_id, payload)
+        self._count(job_type, event, error is None)
+        if error is not None:
+            log.info("%s webhook for job %s not delivered: %s", event, job.id, error)
+
+    def _count(self, job_type: JobType, event: str, delivered: bool) -> None:
+        """Count one delivery attempt for ``GET /metrics``."""
+        outcome = "delivered" if delivered else "failed"
+        self.redis.hincrby(keys.stats(job_type), f"webhook:{event}:{outcome}", 1)
+
+    def _post(
+        self, job: Job, message_id: str, payload: dict[str, Any] | None = None
+    ) -> tuple[int | None, str | None, bool]:
+        """POST the payload (the result document unless given) once; (HTTP status, error or
+        None, whether to retry)."""
         assert job.notify_url is not None
         try:
             target = resolve_checked(job.notify_url, "notify_url", self.settings,
                                      allow=self.settings.webhook_allow)
         except InputError as exc:
             return None, exc.message, False
-        body = json.dumps(webhook_payload(job, self.storage, self.settings.link_base()),
-                          separators=(",", ":")).encode()
+        if payload is None:
+            payload = webhook_payload(job, self.storage, self.settings.link_base())
+        body = json.dumps(payload, separators=(",", ":")).encode()
         timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json",

@@ -57,6 +57,13 @@ def delayed(job_type: JobType | str) -> str:
     return f"{_tag(job_type)}:delayed"
 
 
+def stats(job_type: JobType | str) -> str:
+    """Hash of counters for ``GET /metrics``: jobs submitted and ended by status, queue wait
+    and run duration histograms (``<name>:le:<bound>``, ``<name>:count``, ``<name>:sum``),
+    webhook deliveries; written by the scripts, so every process counts in one place."""
+    return f"{_tag(job_type)}:stats"
+
+
 def worker(worker_id: str) -> str:
     """A worker's liveness key; it expires unless the worker heartbeats."""
     return f"{PREFIX}:worker:{worker_id}"
@@ -104,3 +111,16 @@ def owner_uploads(owner: str) -> str:
 def upload_references(upload_id: str) -> str:
     """Set of ``type:id`` of the jobs that read an upload (``remove_data`` keeps it while any does)."""
     return f"{PREFIX}:upload:{upload_id}:jobs"
+
+
+def events(job_type: JobType | str, job_id: str) -> str:
+    """Stream of a job's events (status changes, progress, log lines) for ``GET /events``.
+
+    Written only by the scripts that change the job (so an event never disagrees with the
+    status), capped at ``EVENTS_MAXLEN`` entries and expiring with the job hash.
+    """
+    return f"{_tag(job_type)}:events:{job_id}"
+
+
+EVENTS_MAXLEN = 5000
+"""About how many events a job's stream keeps (the oldest go first); passed to the scripts."""

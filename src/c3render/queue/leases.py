@@ -68,7 +68,8 @@ class Leases:
         reply = self.scripts.start(
             keys=[
                 keys.job(job_type, job_id), keys.queue(job_type),
-                keys.dead_letters(job_type), keys.outbox(job_type),
+                keys.dead_letters(job_type), keys.outbox(job_type), keys.events(job_type, job_id),
+                keys.stats(job_type),
             ],
             args=[
                 job_id, entry, worker, self.settings.max_deliveries,
@@ -91,18 +92,25 @@ class Leases:
         result: dict[str, Any] | None = None,
         error: str = "",
         error_type: str = "",
+        logs: list[tuple[float, str, str]] | None = None,
     ) -> bool:
-        """Record the end of a run; False when the job was ended or taken over meanwhile."""
+        """Record the end of a run; False when the job was ended or taken over meanwhile.
+
+        ``logs``: the run's last log lines (time, level, message), appended in the same
+        script just before the end event.
+        """
         if status not in FINAL_STATUSES:
             raise ValueError(f"finish needs an end state, not {status.value}")
         job = claim.job
         return bool(
             self.scripts.finish(
-                keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type)],
+                keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
+                      keys.events(job.type, job.id), keys.stats(job.type)],
                 args=[
                     job.id, claim.entry, claim.run, status.value,
                     json.dumps(result or {}, separators=(",", ":")), error,
                     self.settings.retention_seconds, keys.GROUP, error_type,
+                    *(value for line in logs or () for value in line),
                 ],
             )
         )
@@ -114,7 +122,8 @@ class Leases:
         delay = self.settings.retry_backoff_seconds * 2 ** (job.failures)
         return str(self.scripts.retry(
             keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.delayed(job.type),
-                  keys.outbox(job.type), keys.dead_letters(job.type)],
+                  keys.outbox(job.type), keys.dead_letters(job.type), keys.events(job.type, job.id),
+                  keys.stats(job.type)],
             args=[job.id, claim.entry, claim.run, delay, error, error_type,
                   self.settings.max_retries, self.settings.retention_seconds, keys.GROUP],
         ))
@@ -136,14 +145,27 @@ class Leases:
         keeps its place in the queue."""
         job = claim.job
         return bool(self.scripts.requeue(
-            keys=[keys.job(job.type, job.id), keys.queue(job.type)],
+            keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.events(job.type, job.id)],
             args=[job.id, claim.entry, claim.run, keys.GROUP, HANDED_BACK],
         ))
 
     def report_progress(self, claim: Claim, fraction: float) -> None:
-        """Store the progress (0..1) of a running run."""
+        """Store the progress (0..1) of a running run (and append it to its event stream)."""
         value = f"{min(1.0, max(0.0, fraction)):.3f}"
-        self.scripts.progress(keys=[keys.job(claim.job.type, claim.job.id)], args=[claim.run, value])
+        job = claim.job
+        self.scripts.progress(
+            keys=[keys.job(job.type, job.id), keys.events(job.type, job.id), keys.outbox(job.type)],
+            args=[job.id, claim.run, value],
+        )
+
+    def append_logs(self, claim: Claim, lines: list[tuple[float, str, str]]) -> bool:
+        """Append log lines (time, level, message) of a running run to its event stream;
+        False when the run is no longer the job's current one (its lines are dropped)."""
+        job = claim.job
+        return bool(self.scripts.log(
+            keys=[keys.job(job.type, job.id), keys.events(job.type, job.id)],
+            args=[claim.run, *(value for line in lines for value in line)],
+        ))
 
     def still_mine(self, claims: list[Claim]) -> list[bool]:
         """For each claim: is the job still running this run? (One round trip.)"""

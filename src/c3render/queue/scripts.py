@@ -35,6 +35,7 @@ class Scripts:
         self.start = load("start")
         self.heartbeat = load("heartbeat")
         self.progress = load("progress")
+        self.log = load("log")
         self.finish = load("finish")
         self.retry = load("retry")
         self.promote = load("promote")

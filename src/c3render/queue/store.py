@@ -73,7 +73,8 @@ class JobStore:
         else:
             idempotency, has_key = keys.idempotency(job_type, idempotency_key), "1"
         result = self.scripts.submit(
-            keys=[job_key, keys.queue(job_type), keys.index(job_type), idempotency],
+            keys=[job_key, keys.queue(job_type), keys.index(job_type), idempotency,
+                  keys.events(job_type, job_id), keys.stats(job_type)],
             args=[
                 job_id, spec.complete_in, ttl, has_key, job_type.value, spec.params_json(),
                 spec.notify_url or "", spec.max_time, owner or "", self.settings.max_queued,
@@ -140,7 +141,7 @@ class JobStore:
     ) -> tuple[str, str]:
         verdict, previous = self.scripts.end(
             keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
-                  keys.delayed(job.type)],
+                  keys.delayed(job.type), keys.events(job.type, job.id), keys.stats(job.type)],
             args=[
                 job.id, status.value, error, self.settings.retention_seconds, keys.GROUP,
                 "1" if only_expire else "0", error_type,
@@ -152,7 +153,7 @@ class JobStore:
         """Queue a failed or timed-out job again under the same id (``POST /job/{id}/retry``),
         with a fresh complete_in deadline of the same length. ``Conflict`` for other states."""
         verdict, previous = self.scripts.resubmit(
-            keys=[keys.job(job.type, job.id), keys.queue(job.type)],
+            keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.events(job.type, job.id)],
             args=[self.settings.retention_seconds],
         )
         if verdict == "missing":

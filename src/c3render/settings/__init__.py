@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     api_server: Literal["granian", "gunicorn"] = "granian"
     api_workers: int = Field(2, ge=1, le=64)
     api_threads: int = Field(4, ge=1, le=256)
+    prefer_wait_max_seconds: float = Field(60.0, ge=0, le=600)
+    """Longest a submit with ``Prefer: wait=N`` is held waiting for the job to end."""
+    openai_wait_seconds: float = Field(600.0, gt=0, le=7200)
+    """Longest a /v1/audio request is held for its job; past it the answer is 504."""
 
     # --- files: data directory, inputs, results, uploads -------------------------
     data_dir: Path = Path("data")

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import threading
 import time
 from multiprocessing.connection import Connection
 
@@ -22,7 +23,15 @@ from c3render.engines.registry import create_engine
 from c3render.errors import C3Error, EngineCrashed
 from c3render.job import JobType
 from c3render.settings import Settings
-from c3render.worker.messages import FromEngine, Progress, Ready, RunJob, Stop, ToEngine
+from c3render.worker.messages import (
+    FromEngine,
+    LogLine,
+    Progress,
+    Ready,
+    RunJob,
+    Stop,
+    ToEngine,
+)
 from c3render.worker.pipeline import JobPipeline
 
 log = logging.getLogger(__name__)
@@ -185,7 +194,9 @@ def serve(
     for name in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL"):  # mediapipe's C++ chatter
         os.environ.setdefault(name, "2")
     engine, unavailable = _load(job_type, settings)
-    conn.send(Ready(engine.name if engine else None))
+    sender = RunSender(conn)
+    logging.getLogger().addHandler(sender)
+    sender.send(Ready(engine.name if engine else None))
     pipeline = JobPipeline(engine, unavailable, settings)
     while True:
         try:
@@ -194,16 +205,45 @@ def serve(
             return
         if isinstance(job, Stop):
             return
-        conn.send(pipeline.run(job, _progress_sender(conn, job.run_id)))
+        sender.run_id = job.run_id
+        outcome = pipeline.run(job, _progress_sender(sender, job.run_id))
+        sender.run_id = None
+        sender.send(outcome)
 
 
-def _progress_sender(conn: Connection, run_id: str) -> ProgressFn:
+class RunSender(logging.Handler):
+    """Sends messages to the slot, one at a time (engines log from their own threads), and
+    forwards every log record of a run (INFO and up) as a ``LogLine``."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(logging.INFO)
+        self.conn = conn
+        self.run_id: str | None = None
+        self.sending = threading.Lock()
+
+    def send(self, message: FromEngine) -> None:
+        """Send one message to the slot."""
+        with self.sending:
+            self.conn.send(message)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Forward a log record of the current run (records between runs are not sent)."""
+        run_id = self.run_id
+        if run_id is None:
+            return
+        try:
+            self.send(LogLine(run_id, record.created, record.levelname, record.getMessage()))
+        except Exception:
+            self.handleError(record)
+
+
+def _progress_sender(sender: RunSender, run_id: str) -> ProgressFn:
     last = [0.0]
 
     def report(fraction: float) -> None:
         now = time.monotonic()
         if now - last[0] >= PROGRESS_INTERVAL:
             last[0] = now
-            conn.send(Progress(run_id, float(fraction)))
+            sender.send(Progress(run_id, float(fraction)))
 
     return report

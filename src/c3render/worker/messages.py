@@ -1,8 +1,8 @@
 """The typed messages between a slot (supervisor side) and its engine process.
 
 Slot → engine: ``RunJob`` or ``Stop``. Engine → slot: ``Ready`` once the engine has
-loaded (or failed to), then per job any number of ``Progress`` and one ``Done`` or
-``Failed``. Every message about a job carries its ``run_id``, ``"{job id}/{run}"``, so a
+loaded (or failed to), then per job any number of ``Progress`` and ``LogLine`` and one
+``Done`` or ``Failed``. Every message about a job carries its ``run_id``, ``"{job id}/{run}"``, so a
 late message of one run can never be taken for another's.
 """
 
@@ -51,6 +51,17 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class LogLine:
+    """A log message of the run (the engine's or a library's), for ``/status?logs=1``."""
+
+    run_id: str
+    at: float
+    """When it was logged (Unix time)."""
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Done:
     """The run succeeded; ``result`` is what the finish script stores (already uploaded)."""
 
@@ -73,4 +84,4 @@ class Failed:
 
 
 ToEngine = Union[RunJob, Stop]
-FromEngine = Union[Ready, Progress, Done, Failed]
+FromEngine = Union[Ready, Progress, LogLine, Done, Failed]

@@ -60,7 +60,10 @@ class JobPipeline:
                 id=job.id, type=job.type, params=job.params,
                 inputs=self._fetch_inputs(job, workdir), workdir=workdir, progress=progress,
             )
-            return Done(job.run_id, self._store(self.engine.run(engine_job), job))
+            log.debug("job %s: running the %s engine", job.id, self.engine.name)
+            result = self.engine.run(engine_job)
+            log.debug("job %s: the engine finished; storing the result", job.id)
+            return Done(job.run_id, self._store(result, job))
         except JobError as exc:
             message = self._scrub(str(exc))
             if message != str(exc):
@@ -110,6 +113,7 @@ class JobPipeline:
             return {}
         inputs_dir = workdir / "inputs"
         inputs_dir.mkdir(exist_ok=True)
+        log.info("job %s: fetching %s", job.id, ", ".join(fields))
         return {
             name: fetch_input(job.params[name], inputs_dir, name, kind, self.settings, self.storage)
             for name, kind in fields.items()

@@ -15,8 +15,9 @@ from c3render.queue.leases import Claim
 from c3render.queue.reading import Delivery
 from c3render.worker.context import SlotContext, through_outages
 from c3render.worker.engine_process import EngineHandle
-from c3render.worker.messages import Done, Failed, FromEngine, Progress, RunJob
+from c3render.worker.messages import Done, Failed, FromEngine, LogLine, Progress, RunJob
 from c3render.worker.pipeline import results_prefix, run_workdir
+from c3render.worker.run_log import RunLog
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Slot:
         self._last_reclaim = 0.0
         self._last_idle_reclaim = 0.0
         self._last_progress = 0.0
+        self.logs = RunLog(self.leases)
         self._run: RunJob | None = None
 
     # --- the loop ----------------------------------------------------------------
@@ -128,6 +130,7 @@ class Slot:
         deadline = time.monotonic() + claim.run_seconds  # skew-free: Redis timed the start
         last_check = time.monotonic()
         self._last_progress = 0.0
+        self.logs.start()
         while True:
             try:
                 message = engine.poll(POLL_SECONDS)
@@ -136,6 +139,7 @@ class Slot:
                 return
             if message is not None and self._handle(claim, message):
                 return
+            self.logs.flush_if_due(claim)
             if time.monotonic() >= deadline:
                 self._stop_run(engine)
                 self._finish(claim, JobStatus.TIMED_OUT, error=self._timeout_reason(claim),
@@ -164,6 +168,9 @@ class Slot:
             if time.monotonic() - self._last_progress >= PROGRESS_SECONDS:
                 self._last_progress = time.monotonic()
                 self._report_progress(claim, message.fraction)
+            return False
+        if isinstance(message, LogLine):
+            self.logs.add(message)
             return False
         if isinstance(message, Done):
             self._finish(claim, JobStatus.SUCCESS, result=message.result)
@@ -206,8 +213,9 @@ class Slot:
         self, claim: Claim, status: JobStatus, result: dict[str, Any] | None = None,
         error: str = "", error_type: str = "",
     ) -> None:
+        logs = self.logs.take()  # the run's last lines go in the same script
         recorded = through_outages(
-            lambda: self.leases.finish(claim, status, result, error, error_type)
+            lambda: self.leases.finish(claim, status, result, error, error_type, logs)
         )
         if not recorded or status is not JobStatus.SUCCESS:
             self._discard_files(claim)
@@ -215,6 +223,7 @@ class Slot:
         log.info("job %s run %d: %s %s", claim.job.id, claim.run, outcome, error)
 
     def _retry(self, claim: Claim, error: str, error_type: str) -> None:
+        self.logs.flush(claim)
         self._discard_files(claim)
         outcome = through_outages(lambda: self.leases.retry_later(claim, error, error_type))
         log.info("job %s run %d: %s (%s)", claim.job.id, claim.run, outcome, error)

@@ -86,6 +86,11 @@ def _job_paths() -> dict[str, Any]:
         "summary": "queue a failed or timed-out job again under the same id",
         "parameters": _ID, "responses": {"200": _json(_STATUS_DOC), "400": _ERROR,
                                          "404": _ERROR, "409": _ERROR, **_KEYED}}}
+    paths["/workers"] = {"get": {"summary": "the live workers (counts of running jobs, no ids)",
+                                 "responses": {"200": _json({"type": "object", "required": [
+                                     "workers"], "properties": {"workers": {
+                                         "type": "array", "items": {"type": "object"}}}}),
+                                     **_KEYED}}}
     paths["/jobs"] = {"get": {"parameters": _LIST_PARAMS, "responses": {
         "200": _json({"type": "object", "required": ["jobs", "limit", "offset"], "properties": {
             "jobs": {"type": "array", "items": _STATUS_DOC}, "limit": {"type": "integer"},

@@ -48,3 +48,19 @@ def health() -> tuple[Response, int]:
 
 
 health.public = True  # type: ignore[attr-defined]
+
+
+@health_bp.get("/workers")
+def workers() -> Response:
+    """GET /workers (addition; an API key is needed when keys are configured): the live
+    workers — id, host, the job types they serve, slots and how many jobs they run; job ids
+    stay out, so one tenant never sees another's."""
+    listed = []
+    for worker in services().workers.live_workers():
+        running = worker.get("running") or []
+        listed.append({
+            "id": worker.get("id"), "host": worker.get("host"), "types": worker.get("types"),
+            "slots": worker.get("slots"), "started_at": worker.get("started_at"),
+            "running": running if isinstance(running, int) else len(running),
+        })
+    return jsonify({"workers": listed})

@@ -25,6 +25,7 @@ from c3render.delivery.documents import result_document
 from c3render.errors import RequestError
 from c3render.job import Job, JobStatus, JobType
 from c3render.media import subtitles
+from c3render.queue.events import JobEvents
 
 jobs_bp = Blueprint("jobs", __name__)
 
@@ -43,7 +44,45 @@ def _submit(job_type: JobType) -> tuple[Response, int]:
     store = services().store
     job_id, created = _submit_owned(job_type, job_request, key)
     status = JobStatus.QUEUED.value if created else store.find(job_id).status.value
-    return jsonify({"id": job_id, "status": status}), 200
+    finished = wait_preferred(job_id)
+    if finished is not None:
+        return jsonify(finished), 200
+    return jsonify({"id": job_id, "status": status, "urls": job_urls(job_id)}), 200
+
+
+def job_urls(job_id: str) -> dict[str, str]:
+    """Where to follow a job (the submit answer's ``urls``, as hosted render APIs give)."""
+    base = base_url()
+    return {
+        "status": f"{base}/status/{job_id}", "result": f"{base}/result/{job_id}",
+        "cancel": f"{base}/job/{job_id}", "events": f"{base}/events/{job_id}",
+    }
+
+
+def wait_preferred(job_id: str) -> dict[str, Any] | None:
+    """With ``Prefer: wait=N`` (RFC 7240, as Replicate), hold the submit up to N seconds
+    (capped by C3_PREFER_WAIT_MAX_SECONDS) on the job's event stream: the result document
+    when it ended in time, else None (the usual queued answer)."""
+    svc = services()
+    seconds = prefer_wait(request.headers.get("Prefer", ""), svc.settings.prefer_wait_max_seconds)
+    if not seconds:
+        return None
+    job = svc.store.find(job_id)
+    if not JobEvents(svc.redis).wait_for_end(job, seconds):
+        return None
+    return result_document(svc.store.find(job_id), svc.storage, base_url())
+
+
+def prefer_wait(header: str, cap: float) -> float:
+    """The ``wait`` preference of a Prefer header in seconds (0 when absent), capped."""
+    for preference in re.split(r"[,;]", header):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait":
+            value = value.strip().strip('"')
+            if not value.isdigit():
+                raise RequestError("Prefer: wait must be a whole number of seconds", "Prefer")
+            return min(float(value), cap)
+    return 0.0
 
 
 def _submit_owned(job_type: JobType, job_request: Any, key: str | None) -> tuple[str, bool]:
@@ -86,7 +125,10 @@ def _load(job_id: str) -> Job:
 def status(job_id: str) -> Response:
     """GET /status/{id}: the job's status document."""
     job = _load(job_id)
-    return jsonify(status_document(job, services().store.queue_position(job)))
+    doc = status_document(job, services().store.queue_position(job))
+    if request.args.get("logs") in ("1", "true"):  # as fal: the job's log lines
+        doc["logs"] = JobEvents(services().redis).logs(job)
+    return jsonify(doc)
 
 
 @jobs_bp.get("/result/<job_id>")

@@ -107,13 +107,24 @@ class WhisperEngine:
                 task=task,
                 beam_size=self.settings.whisper_beam_size,
                 vad_filter=True,
+                word_timestamps=bool(params.get("word_timestamps")),
             )
             transcript.set_language(meta.language, meta.language_probability)
             for segment in segments:
-                transcript.add_segment(offset + segment.start, offset + segment.end, segment.text)
+                transcript.add_segment(offset + segment.start, offset + segment.end, segment.text,
+                                       _words(segment.words, offset))
                 job.progress(transcript.fraction())
         transcript.check_sound()
         return EngineResult(text=transcript.text(), extra=transcript.extra(info.name))
+
+
+def _words(words: list[Any] | None, offset: float) -> list[dict[str, Any]] | None:
+    """faster-whisper's words (``word_timestamps``) as ``{word, start, end, probability}``."""
+    if words is None:
+        return None
+    return [{"word": w.word.strip(), "start": round(offset + w.start, 3),
+             "end": round(offset + w.end, 3), "probability": round(w.probability, 3)}
+            for w in words]
 
 
 class _Transcript:
@@ -135,8 +146,14 @@ class _Transcript:
         if self.language is None:
             self.language, self.language_probability = language, float(probability)
 
-    def add_segment(self, start: float, end: float, text: str) -> None:
-        self.segments.append({"start": round(start, 3), "end": round(end, 3), "text": text.strip()})
+    def add_segment(
+        self, start: float, end: float, text: str, words: list[dict[str, Any]] | None = None
+    ) -> None:
+        segment: dict[str, Any] = {"start": round(start, 3), "end": round(end, 3),
+                                   "text": text.strip()}
+        if words is not None:
+            segment["words"] = words
+        self.segments.append(segment)
 
     def fraction(self) -> float:
         done = self.segments[-1]["end"] if self.segments else 0.0

@@ -11,14 +11,96 @@ local function drop_entry(queue, group, entry)
   end
 end
 
+-- Append an event {kind, data JSON} to a job's event stream (GET /events), capped at about
+-- EVENTS_MAXLEN entries. Only the scripts that change the job append, inside the same
+-- script, so an event never disagrees with the job.
+local EVENTS_MAXLEN = 5000
+local function add_event(events, kind, data)
+  redis.call('XADD', events, 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'kind', kind,
+    'data', cjson.encode(data))
+end
+
+-- Let the event stream expire with the job hash: the scripts that set the job's expiry
+-- (submit, end_job, resubmit) give the stream the same; other events leave both as they are.
+local function align_expiry(events, seconds)
+  redis.call('EXPIRE', events, math.ceil(tonumber(seconds)))
+end
+
+-- Append log events from ARGV triples (time, level, message) starting at index first.
+local function add_logs(events, run, first)
+  for i = first, #ARGV - 2, 3 do
+    add_event(events, 'log', {at = tonumber(ARGV[i]), level = ARGV[i + 1],
+      message = ARGV[i + 2], run = tonumber(run)})
+  end
+end
+
+-- The event of a status change: {status, at, plus the fields of extra}.
+local function status_event(job, events, status, now, extra)
+  local data = {status = status, at = tonumber(now)}
+  for name, value in pairs(extra or {}) do
+    if value ~= nil and value ~= '' then data[name] = value end
+  end
+  add_event(events, 'status', data)
+end
+
+-- Count a duration in a histogram of the stats hash: one bucket field '<name>:le:<bound>'
+-- (the first bound it fits; summed up cumulatively, and to the count, when scraped) and
+-- '<name>:sum'.
+local BUCKETS = {0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200}
+local function observe(stats, name, seconds)
+  local bucket = '+Inf'
+  for _, bound in ipairs(BUCKETS) do
+    if seconds <= bound then bucket = tostring(bound) break end
+  end
+  redis.call('HINCRBY', stats, name .. ':le:' .. bucket, 1)
+  redis.call('HINCRBYFLOAT', stats, name .. ':sum', seconds)
+end
+
+-- Does the job want webhooks for event ('start', 'progress', 'completed')? Its params'
+-- webhook_events says; a job without one (submitted before it existed) wants 'completed'.
+local function wants_webhook(job, event)
+  local ok, params = pcall(cjson.decode, redis.call('HGET', job, 'params') or '{}')
+  local events = ok and type(params) == 'table' and params['webhook_events']
+  if type(events) ~= 'table' then return event == 'completed' end
+  for _, name in ipairs(events) do
+    if name == event then return true end
+  end
+  return false
+end
+
+-- Queue a webhook for a start or progress event when the job asked for it: the outbox
+-- member is '<id>|<event>'. Progress at most once a second. notify: the job's notify_url.
+local function webhook_event(job, outbox, id, event, now, notify)
+  if not notify or notify == '' or not wants_webhook(job, event) then return end
+  if event == 'progress' then
+    local last = redis.call('HGET', job, 'webhook_progress_at')
+    if tonumber(now) < tonumber(last or '0') + 1 then return end
+    redis.call('HSET', job, 'webhook_progress_at', now)
+  end
+  redis.call('ZADD', outbox, now, id .. '|' .. event)
+end
+
 -- End a job: write its end state and the extra fields {name, value, ...}, count the end
 -- ('ends' must only ever reach 1: the chaos suite checks it), let the hash expire after the
--- retention period, and queue its webhook when it has a notify_url.
-local function end_job(job, outbox, id, status, now, retention, notify, fields)
+-- retention period, queue its webhook when it has a notify_url, and append the status event.
+local function end_job(job, outbox, events, stats, id, status, now, retention, notify, fields)
+  local started = redis.call('HMGET', job, 'status', 'started_at')
+  if started[1] == 'running' and tonumber(started[2]) then
+    observe(stats, 'run', math.max(0, tonumber(now) - tonumber(started[2])))
+  end
+  redis.call('HINCRBY', stats, 'ended:' .. status, 1)
   redis.call('HSET', job, 'status', status, 'finished_at', now, 'retry_at', '', unpack(fields))
   redis.call('HINCRBY', job, 'ends', 1)
   redis.call('EXPIRE', job, retention)
-  if notify and notify ~= '' then redis.call('ZADD', outbox, now, id) end
+  if notify and notify ~= '' and wants_webhook(job, 'completed') then
+    redis.call('ZADD', outbox, now, id)
+  end
+  local extra = {}
+  for i = 1, #fields, 2 do
+    if fields[i] == 'error' or fields[i] == 'error_type' then extra[fields[i]] = fields[i + 1] end
+  end
+  status_event(job, events, status, now, extra)
+  align_expiry(events, retention)
 end
 
 -- True when a status is an end state (the job hash exists and the job is over).

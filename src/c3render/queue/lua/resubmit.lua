@@ -1,6 +1,6 @@
 -- POST /job/{id}/retry: queue a failed or timed-out job again under the same id, with a new
 -- complete_in deadline of the same length, counters reset and the old outcome cleared.
--- KEYS: job hash, queue stream
+-- KEYS: job hash, queue stream, event stream
 -- ARGV: retention
 -- Returns {verdict, status}: 'ok' (queued again), 'missing', or 'refused' with its status.
 local h = redis.call('HMGET', KEYS[1], 'status', 'created_at', 'deadline', 'id')
@@ -13,4 +13,6 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'entry', entry, 'deadline', NOW 
   'progress', '0', 'failures', 0, 'lost', 0, 'ends', 0, 'retry_at', '', 'last_error', '',
   'webhook', '')
 redis.call('EXPIRE', KEYS[1], math.ceil(window + tonumber(ARGV[1])))
+status_event(KEYS[1], KEYS[3], 'queued', NOW, {reason = 'retried by request'})
+align_expiry(KEYS[3], window + tonumber(ARGV[1]))
 return {'ok', h[1]}

@@ -1,5 +1,6 @@
 -- Create a job and queue it, in one step.
--- KEYS: job hash, queue stream, index zset, idempotency key (the job hash again when none)
+-- KEYS: job hash, queue stream, index zset, idempotency key (the job hash again when none),
+--       event stream, stats hash
 -- ARGV: id, complete_in, ttl of the queued job (and idempotency key), has idempotency key
 --       ('1'/'0'), type, params JSON, notify_url, max_time, owner (the API key's name, or ''),
 --       most queued jobs (0: no cap), group
@@ -17,9 +18,12 @@ if cap > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
 end
 local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'type', ARGV[5], 'status', 'queued', 'params', ARGV[6],
-  'notify_url', ARGV[7], 'created_at', NOW, 'deadline', NOW + tonumber(ARGV[2]),
-  'max_time', ARGV[8], 'attempts', 0, 'progress', 0, 'entry', entry, 'owner', ARGV[9], 'run', 0)
+  'notify_url', ARGV[7], 'created_at', NOW, 'deadline', NOW + tonumber(ARGV[2]), 'max_time', ARGV[8],
+  'attempts', 0, 'progress', 0, 'entry', entry, 'owner', ARGV[9], 'run', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[3], NOW, ARGV[1])
 if ARGV[4] == '1' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[3]) end
+status_event(KEYS[1], KEYS[5], 'queued', NOW, {})
+align_expiry(KEYS[5], ARGV[3])
+redis.call('HINCRBY', KEYS[6], 'submitted', 1)
 return {ARGV[1], 1}
