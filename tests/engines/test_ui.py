@@ -94,7 +94,9 @@ def test_one_job_of_each_type_through_the_dashboard(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            # Playwright's wait_for_function evaluates strings, which the page's policy
+            # forbids (no unsafe-eval); the app itself runs under the policy in the next test
+            page = browser.new_page(viewport={"width": 1280, "height": 1000}, bypass_csp=True)
             page.goto(f"{served}/ui")
             page.fill("#api-key", KEY)
             page.dispatch_event("#api-key", "change")
@@ -142,6 +144,34 @@ def test_one_job_of_each_type_through_the_dashboard(
             page.screenshot(path=str(artifacts / "4-dashboard.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_the_dashboard_runs_under_its_content_security_policy(served: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            page = browser.new_page()
+            refused: list[str] = []
+            page.on("console", lambda message: refused.append(message.text)
+                    if "Content Security Policy" in message.text else None)
+            page.goto(f"{served}/ui")
+            assert "script-src 'self'" in _policy(served, "/ui")
+            page.fill("#api-key", KEY)
+            page.dispatch_event("#api-key", "change")
+            page.wait_for_selector("#queues tbody tr", timeout=20000)  # its scripts ran, fetched
+            assert refused == []
+        finally:
+            browser.close()
+
+
+def _policy(served: str, path: str) -> str:
+    import requests
+
+    return str(requests.get(served + path, timeout=10).headers["Content-Security-Policy"])
 
 
 def test_the_docs_page_renders_offline(served: str, artifacts: Path) -> None:

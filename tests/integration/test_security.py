@@ -89,6 +89,7 @@ def test_an_open_farm_warns_on_start(settings_env: dict[str, str], redis_client:
 def _example_url(rule: object) -> str:
     url = str(rule)
     url = url.replace("<job_id>", str(uuid.uuid4())).replace("<path:key>", "results/x/a.mp3")
+    url = url.replace("<path:name>", "swagger-ui.css").replace("<name>", "app.js")
     assert "<" not in url, f"add an example value for {url}"
     return url
 

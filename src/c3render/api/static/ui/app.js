@@ -226,7 +226,8 @@ async function refresh() {
       [type, q.queued, q.running].forEach((cell) => row.append(element("td", {}, String(cell))));
       return row;
     }));
-    $("#workers").replaceChildren(...(health.workers || []).map((w) =>
+    const live = await api("/workers");  // GET / shows counts only; /workers needs the key
+    $("#workers").replaceChildren(...(live.workers || []).map((w) =>
       element("li", {}, `${w.id} on ${w.host}: ${(w.types || []).join(", ")} (running ${w.running})`)));
     const listing = await api("/jobs?limit=25");
     $("#jobs tbody").replaceChildren(...listing.jobs.map((job) => {
