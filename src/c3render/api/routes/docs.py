@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from c3render import __version__
+from c3render.api.routes.docs_additions import add_user_facing
 from c3render.api.schemas import REQUEST_SCHEMAS, ControlRequest
 from c3render.job import JobStatus, JobType
 
@@ -98,8 +99,12 @@ def _job_paths() -> dict[str, Any]:
     return paths
 
 
-def openapi_document() -> dict[str, Any]:
-    """The whole OpenAPI document (request bodies are the pydantic schemas themselves)."""
+def openapi_document(user_facing: bool = True) -> dict[str, Any]:
+    """The whole OpenAPI document (request bodies are the pydantic schemas themselves).
+
+    ``user_facing=False`` leaves out what holds a request until a job ends (``/events``,
+    ``/v1/audio/*``, ``Prefer: wait``), for a fuzzer that runs with no worker.
+    """
     paths = _job_paths()
     paths["/uploads"] = {"post": {"requestBody": _UPLOAD_BODY, "parameters": [
         _query("filename", {"type": "string"})], "responses": {
@@ -114,6 +119,8 @@ def openapi_document() -> dict[str, Any]:
         "200": _json({"type": "object"}), "503": _json({"type": "object"})}}}
     paths["/openapi.json"] = {"get": {"summary": "this document", "security": _PUBLIC,
                                       "responses": {"200": _json({"type": "object"})}}}
+    if user_facing:
+        add_user_facing(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "C3 Render", "version": __version__},

@@ -1,10 +1,10 @@
 """The OpenAPI description of the endpoints for people and hosted-API habits (events,
 OpenAI audio, metrics, the dashboard), kept apart from ``docs.py``.
 
-``add_user_facing(paths)`` adds them to a document's ``paths``. It is not called by
-``docs.py`` yet: /events streams until the job ends and /v1/audio/* hold the request until
-their job ends, so a schema fuzzer reading /openapi.json must leave them out (or run with
-workers) before they are listed there.
+``add_user_facing(paths)`` adds them to a document's ``paths``; ``/openapi.json`` has them.
+/events streams until the job ends and /v1/audio/* hold the request until their job ends,
+so the schema fuzzer (``tests/integration/test_schemathesis.py``, no worker) reads the
+document without them.
 """
 
 from __future__ import annotations
