@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -120,3 +121,43 @@ def test_client_commands(
         for process in (worker, api):
             process.terminate()
             process.wait(timeout=30)
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        children = subprocess.run(["pgrep", "-P", str(pending.pop())], capture_output=True,
+                                  text=True).stdout.split()
+        for child in map(int, children):
+            found.add(child)
+            pending.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_up_stops_every_process_on_sigterm_also_as_a_background_job(
+    up_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A supervisor's SIGTERM (or Ctrl-C when SIGINT was ignored, as for a background job)
+    ends the API server's own worker processes too: none outlives `up`."""
+    up = subprocess.Popen(
+        [sys.executable, "-m", "c3render.cli", "up"], env=up_env, cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    wait_for_port(int(up_env["API_PORT"]), timeout=60)
+    wait_until(lambda: len(_descendants(up.pid)) >= 4, 30)  # redis, worker, granian + workers
+    family = _descendants(up.pid)
+    up.send_signal(signal.SIGTERM)
+    up.wait(timeout=90)
+    wait_until(lambda: not any(_alive(pid) for pid in family), 10)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{up_env['API_PORT']}/", timeout=2)

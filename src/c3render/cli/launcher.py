@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -75,17 +76,29 @@ def child_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["C3_REDIS_URL"] = settings.redis_dsn
     env["C3_DATA_DIR"] = str(Path(settings.data_dir).resolve())
+    env["API_HOST"] = settings.api_host  # where the server really listens (`up`: loopback)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
 
 def stop_all(processes: list[subprocess.Popen[bytes]], timeout: float = 30.0) -> None:
-    """SIGTERM each process (in the order given) and wait; SIGKILL stragglers."""
+    """SIGTERM each process's whole group (in the order given) and wait; SIGKILL stragglers.
+
+    Each child runs in its own session, so its group is its pid: a server's own worker
+    processes (granian's, gunicorn's) get the signal too and cannot outlive it.
+    """
     for process in processes:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _signal_group(process, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(process, signal.SIGKILL)  # whatever of the group is left
+        process.wait()
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass

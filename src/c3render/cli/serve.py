@@ -66,6 +66,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         redis_process = start_redis(settings)
         console.print(f"Redis: started redis-server (append-only) in {settings.data_dir}/redis")
     env = child_env(settings)
+    _interrupt_on(signal.SIGINT, signal.SIGTERM)  # Ctrl-C, or a supervisor stopping `up`
     worker_cmd = [sys.executable, "-m", "c3render.cli", "worker", "--preload",
                   "--concurrency", str(args.concurrency)]
     # own sessions: Ctrl-C reaches only `up`, which then stops the others in order
@@ -82,8 +83,19 @@ def cmd_up(args: argparse.Namespace) -> int:
         console.print("stopping …")
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_all(list(reversed(processes)) + ([redis_process] if redis_process else []))
     return 0
+
+
+def _interrupt_on(*signals: signal.Signals) -> None:
+    """Turn ``signals`` into KeyboardInterrupt, even when the shell that started us ignored
+    SIGINT (as a background job's is)."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in signals:
+        signal.signal(signum, interrupt)
 
 
 def cmd_webhook_secret(args: argparse.Namespace) -> int:
