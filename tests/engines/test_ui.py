@@ -55,6 +55,11 @@ def artifacts(tmp_path: Path) -> Path:
     return folder
 
 
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+"""Debian's Chromium on a closed network: no background requests, no sandbox as root."""
+
+
 def _submit(page: object, job_type: str) -> None:
     """Submit the form of ``job_type`` and wait until the page shows the new job."""
     before = page.text_content("#job-id") or ""  # type: ignore[attr-defined]
@@ -88,9 +93,7 @@ def test_one_job_of_each_type_through_the_dashboard(
 
     photo = tmp_path / "astronaut.png"
     Image.fromarray(skimage.data.astronaut()).save(photo)
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--autoplay-policy=no-user-gesture-required"]
+    args = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
         try:
@@ -149,10 +152,8 @@ def test_one_job_of_each_type_through_the_dashboard(
 def test_the_dashboard_runs_under_its_content_security_policy(served: str) -> None:
     from playwright.sync_api import sync_playwright
 
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             refused: list[str] = []
@@ -177,10 +178,8 @@ def _policy(served: str, path: str) -> str:
 def test_the_docs_page_renders_offline(served: str, artifacts: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             outside: list[str] = []
