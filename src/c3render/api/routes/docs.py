@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -120,6 +121,7 @@ def openapi_document(user_facing: bool = True) -> dict[str, Any]:
     paths["/openapi.json"] = {"get": {"summary": "this document", "security": _PUBLIC,
                                       "responses": {"200": _json({"type": "object"})}}}
     if user_facing:
+        paths = copy.deepcopy(paths)  # the additions extend lists shared by every document
         add_user_facing(paths)
     return {
         "openapi": "3.1.0",
