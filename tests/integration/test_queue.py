@@ -193,7 +193,7 @@ def test_a_retried_run_waits_then_runs_again_then_fails_for_good(
     assert job.status is JobStatus.QUEUED and job.retry_at and job.last_error == "host busy"
     assert _pending(store) == 0
     time.sleep(0.06)
-    reader.promote_due(CSM, "w1")
+    reader.promote_due(CSM)
     entry, _ = _deliver(store, "w1")
     again = leases.start(CSM, job_id, entry, "w1")
     assert again is not None and again.attempt == 2

@@ -17,7 +17,7 @@ from typing import Any
 from c3render.job import FINAL_STATUSES, Job, JobStatus, JobType
 from c3render.queue import keys
 from c3render.queue.connection import RedisClient
-from c3render.queue.reading import HANDED_BACK, Delivery
+from c3render.queue.reading import HANDED_BACK, HANDED_BACK_IDLE_MS, Delivery
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.scripts import Scripts
 from c3render.queue.store import ensure_groups
@@ -146,7 +146,7 @@ class Leases:
         job = claim.job
         return bool(self.scripts.requeue(
             keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.events(job.type, job.id)],
-            args=[job.id, claim.entry, claim.run, keys.GROUP, HANDED_BACK],
+            args=[job.id, claim.entry, claim.run, keys.GROUP, HANDED_BACK, HANDED_BACK_IDLE_MS],
         ))
 
     def report_progress(self, claim: Claim, fraction: float) -> None:

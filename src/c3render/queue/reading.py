@@ -21,6 +21,8 @@ from c3render.settings import Settings
 
 HANDED_BACK = "handed-back"
 """The consumer that holds handed-back entries: never alive, so any worker takes them."""
+HANDED_BACK_IDLE_MS = 86_400_000
+"""The idle time a handed-back entry is given, so the next take-over pass claims it at once."""
 PENDING_PAGE = 100
 MIN_IDLE_MS = 1000
 """Two workers taking over the same entry at once: the second finds it freshly claimed
@@ -112,7 +114,7 @@ class Reader:
         entries = reply[1] if len(reply) > 1 else []
         return [(entry, fields["id"]) for entry, fields in entries if fields and "id" in fields]
 
-    def promote_due(self, job_type: JobType, worker: str) -> None:
+    def promote_due(self, job_type: JobType) -> None:
         """Queue again the job whose retry is due first; its new entry is then read as usual."""
         due = self.redis.zrangebyscore(keys.delayed(job_type), "-inf", time.time(), 0, 1)
         for job_id in due:
@@ -126,7 +128,7 @@ class Reader:
         keeping its place: it stays pending, held by ``HANDED_BACK``."""
         self.redis.xclaim(
             keys.queue(delivery.job_type), keys.GROUP, HANDED_BACK, 0, [delivery.entry],
-            idle=86_400_000, justid=True,
+            idle=HANDED_BACK_IDLE_MS, justid=True,
         )
 
     def prune_consumers(self, job_types: tuple[JobType, ...]) -> int:

@@ -118,7 +118,7 @@ class Slot:
                                   for entry, job_id in reader.reclaim(job_type, worker)), None)
                 if found is not None:
                     return found
-                reader.promote_due(job_type, worker)
+                reader.promote_due(job_type)
         return reader.read(types, worker, BLOCK_MS)
 
     # --- one job -------------------------------------------------------------------
