@@ -15,7 +15,7 @@ transformers = pytest.importorskip("transformers")
 from c3render.engines.base import EngineJob  # noqa: E402
 from c3render.engines.registry import create_engine  # noqa: E402
 from c3render.engines.tts.csm import CsmEngine, generation_kwargs  # noqa: E402
-from c3render.errors import EngineUnavailable  # noqa: E402
+from c3render.errors import EngineUnavailable, InputError  # noqa: E402
 from c3render.job import JobType  # noqa: E402
 from c3render.media.audio import decode_audio, encode_audio  # noqa: E402
 from c3render.settings import Settings  # noqa: E402
@@ -191,3 +191,25 @@ def test_a_configured_voices_folder_is_used(model_dir: Path, tmp_path: Path) -> 
     assert plan.note is None and plan.settings
     assert plan.settings["context"][0]["content"][0]["text"] == "a voice of our own"
     assert plan.settings["context"][0]["role"] == "1"
+
+
+def test_named_voices_become_context_turns_with_their_own_speakers(model_dir: Path, tmp_path: Path) -> None:
+    voices = tmp_path / "named"
+    voices.mkdir()
+    for index, name in enumerate(("alice", "bob")):
+        encode_audio(0.2 * np.sin(np.arange(12000) / (5 + index)).astype(np.float32), 24000,
+                     voices / f"{name}.wav", "wav")
+        (voices / f"{name}.txt").write_text(f"I am {name}")
+    built = create_engine(JobType.CSM, Settings(data_dir=tmp_path / "data", csm_model_dir=model_dir,
+                                                voices_dir=voices))
+    assert isinstance(built, CsmEngine)
+    built.load()
+    alice, bob = (built.plan_voice(name, job(tmp_path, text="x")) for name in ("alice", "bob"))
+    assert alice.settings and bob.settings
+    assert [alice.settings["speaker"], bob.settings["speaker"]] == [2, 3]
+    assert bob.settings["context"][0]["content"][0]["text"] == "I am bob"
+    turns = [{"speaker": "alice", "text": "Hello."}, {"speaker": "bob", "text": "Hi."}]
+    result = built.run(job(tmp_path, conversation=turns))
+    assert result.extra["voices"] == ["alice", "bob"] and result.extra["duration"] > 0
+    with pytest.raises(InputError, match="nobody"):
+        built.plan_voice("nobody", job(tmp_path, text="x"))

@@ -231,3 +231,24 @@ def test_conversation_is_validated(fields: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         CsmRequest(**fields)
     assert describe(caught.value).field == field
+
+
+@needs_encoder
+def test_a_named_voice_is_the_clone_of_its_recording_searched_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "voices"
+    folder.mkdir()
+    encode_audio(decode_audio(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0870.wav", 22050),
+                 22050, folder / "dashwood.wav", "wav")
+    (folder / "dashwood.txt").write_text("and mister john dashwood had then leisure to consider how "
+                                         "much there might be prudently in his power to do for them")
+    engine = PiperEngine(settings.model_copy(update={"voices_dir": folder}))
+    engine.load()
+    result, _ = render(engine, tmp_path, text="Good morning.", voice="dashwood", format="wav")
+    assert result.extra["voice"] == "dashwood" and result.extra["voice_note"].startswith("named voice dashwood")
+    assert 0 < result.extra["clone_similarity"] <= 1
+    job = EngineJob("again", JobType.CSM, {"text": "x", "voice": "dashwood"}, {}, tmp_path)
+    assert engine.plan_voice("dashwood", job) is engine.plan_voice("dashwood", job)  # searched once
+    with pytest.raises(InputError, match="voice: no voice named 'nobody'"):
+        engine.plan_voice("nobody", job)

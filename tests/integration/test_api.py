@@ -232,3 +232,23 @@ def test_the_originals_default_deadlines_are_honoured(settings_env, redis_client
     assert float(data["deadline"]) - float(data["created_at"]) == pytest.approx(900)
     explicit = client.post("/csm", json={"text": "hi", "max_time": 600}).get_json()["id"]
     assert redis_client.hget(f"c3:{{csm}}:job:{explicit}", "max_time") == "600"
+
+
+def test_named_voices_are_listed_and_checked_at_submit(settings_env, redis_client, tmp_path) -> None:
+    folder = tmp_path / "voices"
+    folder.mkdir()
+    (folder / "alice.wav").write_bytes(b"RIFF")
+    (folder / "alice.txt").write_text("Hello, this is Alice.")
+    client = create_app(load_settings(voices_dir=folder)).test_client()
+    listed = client.get("/voices").get_json()["voices"]
+    assert [v["name"] for v in listed] == ["conversational_a", "conversational_b", "alice"]
+    assert listed[2] == {"name": "alice", "kind": "named", "text": "Hello, this is Alice."}
+    assert client.post("/csm", json={"text": "x", "voice": "alice"}).status_code == 200
+    unknown = client.post("/csm", json={"text": "x", "voice": "robot"})
+    assert unknown.status_code == 400 and unknown.get_json()["error"].startswith("voice: no voice named 'robot'")
+    turns = [{"speaker": "alice", "text": "Hi."}, {"speaker": "bob", "text": "Hey."}]
+    refused = client.post("/csm", json={"conversation": turns})
+    assert refused.status_code == 400 and "conversation.1.speaker" in refused.get_json()["error"]
+    bare = create_app(load_settings()).test_client()
+    assert "no C3_VOICES_DIR" in bare.post("/csm", json={"text": "x", "voice": "alice"}).get_json()["error"]
+    assert [v["name"] for v in bare.get("/voices").get_json()["voices"]] == ["conversational_a", "conversational_b"]

@@ -27,6 +27,7 @@ from c3render.api.routes.metrics import metrics_bp
 from c3render.api.routes.openai_audio import openai_bp
 from c3render.api.routes.ui import ui_bp
 from c3render.api.routes.uploads import uploads_bp
+from c3render.api.routes.voices import voices_bp
 from c3render.api.services import EXTENSION, Services
 from c3render.queue.connection import connect
 from c3render.queue.quotas import Quotas
@@ -83,5 +84,5 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 def register_user_facing(app: Flask) -> None:
     """The blueprints for people and hosted-API habits: live events, OpenAI audio,
     Prometheus metrics, the /docs page and the /ui dashboard."""
-    for blueprint in (events_bp, openai_bp, metrics_bp, docs_page_bp, ui_bp):
+    for blueprint in (events_bp, openai_bp, metrics_bp, docs_page_bp, ui_bp, voices_bp):
         app.register_blueprint(blueprint)

@@ -15,6 +15,7 @@ import av
 import numpy as np
 
 from c3render.engines.stt.languages import LANGUAGE_NAMES
+from c3render.engines.tts.voices import NAME as VOICE_NAME
 from c3render.errors import RequestError
 from c3render.media import subtitles
 from c3render.media.audio import decode_audio
@@ -63,10 +64,13 @@ def whisper_model(name: str) -> str:
 
 
 def speech_voice(name: str) -> str:
-    """Our voice for an OpenAI ``voice`` value."""
-    if name not in VOICES:
-        raise RequestError(f"voice: must be one of {', '.join(VOICES)}", "voice")
-    return VOICES[name]
+    """Our voice for an OpenAI ``voice`` value; other valid names are named voices of
+    ``C3_VOICES_DIR``, checked at submit like /csm's."""
+    if name in VOICES:
+        return VOICES[name]
+    if VOICE_NAME.match(name):
+        return name
+    raise RequestError(f"voice: must be one of {', '.join(VOICES)}, or a named voice", "voice")
 
 
 def transcript_body(result: dict[str, Any], fmt: str, task: str, words: bool,

@@ -18,9 +18,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
+    WithJsonSchema,
     model_validator,
 )
 
+from c3render.engines.tts.voices import NAME as VOICE_NAME
 from c3render.job import JobType
 
 # --- field types ------------------------------------------------------------------
@@ -56,6 +58,27 @@ StrictNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 def _voice_alias(value: Any) -> Any:
     return "random" if value == "random_voice" else value
+
+
+def _voice_name(choices: tuple[str, ...]) -> Any:
+    """A contract voice, or (an addition) a named voice of ``C3_VOICES_DIR``: whether that
+    name exists is checked at submit (``api/routes/voices.py``)."""
+    listed = ", ".join(choices)
+
+    def check(value: str) -> str:
+        if value not in choices and not VOICE_NAME.match(value):
+            raise ValueError(f"must be one of {listed}, or a named voice (GET /voices)")
+        return value
+
+    schema = {"anyOf": [{"enum": list(choices)},
+                        {"type": "string", "pattern": VOICE_NAME.pattern,
+                         "description": "a named voice listed by GET /voices"}]}
+    return Annotated[str, Field(strict=True, max_length=64), AfterValidator(check),
+                     WithJsonSchema(schema)]
+
+
+Speaker = _voice_name(("conversational_a", "conversational_b", "clone"))
+Voice = _voice_name(("random", "conversational_a", "conversational_b", "clone"))
 
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{0,32}([-_][A-Za-z]{2,8})?$")
@@ -111,7 +134,7 @@ class ConversationTurn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    speaker: Literal["conversational_a", "conversational_b", "clone"]
+    speaker: Speaker
     text: Annotated[str, Field(strict=True, max_length=10_000), AfterValidator(_non_blank)]
 
 
@@ -120,10 +143,7 @@ class CsmRequest(JobRequest):
 
     text: NonBlank | None = None
     monologue: list[NonBlank] | None = Field(None, min_length=1, max_length=1000)
-    voice: Annotated[
-        Literal["random", "conversational_a", "conversational_b", "clone"],
-        BeforeValidator(_voice_alias),
-    ] = "random"
+    voice: Annotated[Voice, BeforeValidator(_voice_alias)] = "random"
     reference_audio_url: HttpUrl | None = None
     reference_text: NonBlank | None = None
     temperature: StrictNumber = Field(0.9, ge=0, le=2)

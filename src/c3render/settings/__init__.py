@@ -159,6 +159,8 @@ class Settings(BaseSettings):
     csm_voices_dir: Path | None = None
     """A folder of ``conversational_a.wav`` + ``conversational_a.txt`` (and ``_b``): the
     recording and its words that define each CSM voice; else ``<model>/prompts``."""
+    voices_dir: Path | None = None
+    """Named /csm voices: ``<name>.wav`` + ``<name>.txt`` each (``engines/tts/voices.py``)."""
     # speech to text: models kept loaded per engine process (least recently used dropped)
     whisper_max_loaded: int = Field(2, ge=1, le=16)
 

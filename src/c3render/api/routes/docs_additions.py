@@ -40,7 +40,7 @@ def _transcription(summary: str) -> dict[str, Any]:
 
 
 def add_user_facing(paths: dict[str, Any]) -> None:
-    """Add /events, /v1/audio/*, /metrics, /ui, /docs and the submit/status additions."""
+    """Add /events, /v1/audio/*, /voices, /metrics, /ui, /docs and the submit/status additions."""
     for path, item in paths.items():
         if path in ("/csm", "/portrait", "/whisper", "/analyze"):
             item["post"].setdefault("parameters", []).append(
@@ -70,6 +70,17 @@ def add_user_facing(paths: dict[str, Any]) -> None:
         "responses": {"200": {"description": "audio in response_format", "content": {
             "audio/*": {"schema": {"type": "string", "format": "binary"}}}},
             "400": _OPENAI_ERROR, "401": _OPENAI_ERROR, "504": _OPENAI_ERROR}}}
+    paths["/voices"] = {"get": {
+        "summary": "The /csm voices: built-in, and named ones from C3_VOICES_DIR",
+        "responses": {"200": {"description": "the voices", "content": {"application/json": {
+            "schema": {"type": "object", "properties": {"voices": {"type": "array", "items": {
+                "type": "object", "required": ["name", "kind"], "properties": {
+                    "name": {"type": "string"}, "kind": {"enum": ["built-in", "named"]},
+                    "text": {"type": "string"}, "description": {"type": "string"}}}},
+                "also": {"type": "object"}}},
+            "example": {"voices": [{"name": "conversational_a", "kind": "built-in"},
+                                   {"name": "alice", "kind": "named", "text": "Hello."}]}}}},
+            "401": {"description": "missing or wrong API key"}}}}
     paths["/metrics"] = {"get": {"summary": "Prometheus metrics", "responses": {"200": {
         "description": "text exposition format",
         "content": {"text/plain": {"schema": {"type": "string"}}}}}}}

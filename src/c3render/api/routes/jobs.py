@@ -9,7 +9,13 @@ from flask import Blueprint, Response, jsonify, request
 
 from c3render.api.auth import current_owner
 from c3render.api.documents import status_document
-from c3render.api.schemas import REQUEST_SCHEMAS, ControlRequest, with_defaults
+from c3render.api.routes.voices import check_named_voices
+from c3render.api.schemas import (
+    REQUEST_SCHEMAS,
+    ControlRequest,
+    CsmRequest,
+    with_defaults,
+)
 from c3render.api.services import base_url, services
 from c3render.api.tenancy import (
     admit_submission,
@@ -38,6 +44,8 @@ def _submit(job_type: JobType) -> tuple[Response, int]:
         parse(REQUEST_SCHEMAS[job_type], read_json_body()),
         max_time=settings.default_max_time, complete_in=settings.default_complete_in,
     )
+    if isinstance(job_request, CsmRequest):
+        check_named_voices(job_request)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 255:
         raise RequestError("Idempotency-Key: must be 1 to 255 characters", "Idempotency-Key")

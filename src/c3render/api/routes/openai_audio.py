@@ -25,6 +25,7 @@ from c3render.api.openai_shapes import (
     whisper_model,
 )
 from c3render.api.routes.uploads import _receive, _sniff_upload, _store
+from c3render.api.routes.voices import check_named_voices
 from c3render.api.schemas import CsmRequest, JobRequest, WhisperRequest, with_defaults
 from c3render.api.services import services
 from c3render.api.validation import describe, parse, read_json_body
@@ -148,6 +149,8 @@ def _run(job_type: JobType, schema: type[JobRequest], fields: dict[str, Any]) ->
         raise describe(exc) from None
     job_request = with_defaults(validated, max_time=settings.default_max_time,
                                 complete_in=settings.default_complete_in)
+    if isinstance(job_request, CsmRequest):
+        check_named_voices(job_request)
     job_id, _ = svc.store.submit(job_type, job_request)
     job = svc.store.find(job_id)
     if not JobEvents(svc.redis).wait_for_end(job, settings.openai_wait_seconds):

@@ -8,7 +8,8 @@ ids (conversational_a → 0, conversational_b → 1). A bare speaker id has no f
 ``conversational_a.wav`` with its words in ``conversational_a.txt`` (likewise ``_b``), that
 recording is the context turn in
 front of every sentence of the job, and the voice stays the same. clone puts the reference
-recording and its words in front the same way, as speaker 0. Every floating-point tensor
+recording and its words in front the same way, as speaker 0, and a named voice of
+``C3_VOICES_DIR`` (``voices.py``) its own recording, as speaker 2 and up. Every floating-point tensor
 the processor makes (the context audio's ``input_values`` above all) is cast to the
 model's dtype, so a bfloat16 model on a GPU gets bfloat16 inputs. temperature/topk drive
 sampling of both decoders; max_audio_length bounds the generated frames (12.5 per second).
@@ -26,6 +27,7 @@ import numpy as np
 from c3render.engines.base import EngineJob
 from c3render.engines.tts.audio import normalise_peak
 from c3render.engines.tts.base import SpeechEngine, VoicePlan, reference_input
+from c3render.engines.tts.voices import named_voices
 from c3render.errors import EngineUnavailable, InputError, JobError
 from c3render.media.audio import decode_audio
 from c3render.settings import Settings
@@ -95,10 +97,22 @@ class CsmEngine(SpeechEngine):
             turn = self._turn(speaker, prompt[0], prompt[1], "voice")
             return VoicePlan(voice, settings={"speaker": speaker, "context": [turn]})
         if voice != "clone":
-            raise InputError(f"voice: unknown voice {voice!r}")
+            return self._named_plan(voice)
         path, text = reference_input(job)
         turn = self._turn(0, path, text, "reference_audio_url")
         return VoicePlan("clone", settings={"speaker": 0, "context": [turn]})
+
+    def _named_plan(self, name: str) -> VoicePlan:
+        """A voice of ``C3_VOICES_DIR``: its recording as the context, like clone's reference.
+
+        Its speaker id is 2 + its place among the folder's voices, so the voices of one
+        conversation never share an id."""
+        voices = named_voices(self.settings.voices_dir)
+        if name not in voices:
+            raise InputError(f"voice: no voice named {name!r} in C3_VOICES_DIR")
+        speaker = 2 + list(voices).index(name)
+        turn = self._turn(speaker, voices[name].audio, voices[name].text, "voice")
+        return VoicePlan(name, settings={"speaker": speaker, "context": [turn]})
 
     def speak(self, sentence: str, plan: VoicePlan, params: dict[str, Any]) -> np.ndarray:
         """Generate one sentence, continuing the plan's context."""

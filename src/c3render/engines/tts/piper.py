@@ -8,7 +8,9 @@ so. ``clone`` picks, among joe and Kokoro's five voices, the one whose speaker e
 (``speaker.py``, resemblyzer's encoder) is closest to the reference, then moves it to the
 reference's median pitch and speaking rate. It is not voice cloning: ``voice_note`` says
 which voice was used and ``clone_similarity`` gives the cosine similarity of the result
-to the reference (1 = the same voice; different people score about 0.5–0.8).
+to the reference (1 = the same voice; different people score about 0.5–0.8). A named
+voice of ``C3_VOICES_DIR`` (``voices.py``) is the clone of its recording, searched once per
+engine process and reused, so only its first job pays for the search.
 
 ``temperature`` (0..2, default 0.9) scales piper's sampling noise: at 0.9 piper runs with
 its trained values (noise_scale 0.667, noise_w 0.8), at 0 it is deterministic, higher
@@ -30,6 +32,7 @@ from c3render.engines.tts.kokoro import VOICES as KOKORO_VOICES
 from c3render.engines.tts.kokoro import KokoroVoices
 from c3render.engines.tts.speaker import SpeakerEncoder, similarity, to_16k
 from c3render.engines.tts.text import word_count
+from c3render.engines.tts.voices import find_voice
 from c3render.errors import EngineUnavailable, InputError
 from c3render.media.audio import decode_audio
 from c3render.settings import Settings
@@ -64,6 +67,8 @@ class PiperEngine(SpeechEngine):
         self.base_words_per_second = 2.8
         self._kokoro: KokoroVoices | None = None
         self._encoder: SpeakerEncoder | None = None
+        self._named: dict[tuple[str, int], VoicePlan] = {}
+        """Named voices' plans by name and recording mtime (the clone search is not cheap)."""
         self._profiles: dict[str, tuple[np.ndarray, float, float]] = {}
         """Per clone candidate: its speaker embedding, median pitch and words per second."""
 
@@ -136,10 +141,25 @@ class PiperEngine(SpeechEngine):
             return VoicePlan(voice, settings={"pitch": VOICE_B_PITCH, "length": VOICE_B_LENGTH},
                              note="joe made higher: the second voice (Kokoro) is not installed")
         if voice != "clone":
-            raise InputError(f"voice: unknown voice {voice!r}")
+            return self._named_plan(voice)
         path, text = reference_input(job)
         reference = decode_audio(path, 16000, "reference_audio_url", max_seconds=60)
         return self._clone_plan(reference, text)
+
+    def _named_plan(self, name: str) -> VoicePlan:
+        """A voice of ``C3_VOICES_DIR``: the clone of its recording, searched once per engine
+        process (again only when the recording changes) and reused by every later job."""
+        named = find_voice(self.settings.voices_dir, name)
+        if named is None:
+            raise InputError(f"voice: no voice named {name!r} in C3_VOICES_DIR")
+        key = (name, named.audio.stat().st_mtime_ns)
+        if key not in self._named:
+            reference = decode_audio(named.audio, 16000, "voice", max_seconds=60)
+            plan = self._clone_plan(reference, named.text)
+            note = (plan.note or "").replace(CLONE_NOTE, f"named voice {name}: the embedded voices "
+                                             "adapted to its recording")
+            self._named[key] = VoicePlan(name, note=note, settings=plan.settings)
+        return self._named[key]
 
     def _clone_plan(self, reference: np.ndarray, text: str) -> VoicePlan:
         """The rendering nearest the reference: voice (or blend) and pitch chosen by speaker
@@ -194,7 +214,7 @@ class PiperEngine(SpeechEngine):
         """For clone: the cosine similarity of the rendered speech to the reference."""
         for plan in plans:
             reference = (plan.settings or {}).get("reference_embedding")
-            if plan.voice == "clone" and reference is not None and self._encoder is not None:
+            if reference is not None and self._encoder is not None:
                 heard = self._encoder.embed(to_16k(samples, self.sample_rate))
                 return {"clone_similarity": round(similarity(heard, reference), 3),
                         "clone_base_voice": plan.settings["base"] if plan.settings else "joe"}
