@@ -164,9 +164,23 @@ def test_the_dashboard_runs_under_its_content_security_policy(served: str) -> No
             page.fill("#api-key", KEY)
             page.dispatch_event("#api-key", "change")
             page.wait_for_selector("#queues tbody tr", timeout=20000)  # its scripts ran, fetched
+            # the job list refreshes by itself (GET /jobs every 3 s): a job submitted
+            # elsewhere, after the page's last /jobs answer, shows up without a reload
+            with page.expect_response(lambda answer: "/jobs?" in answer.url, timeout=10000):
+                pass
+            job_id = _submit_elsewhere(served)
+            page.wait_for_selector(f"#jobs tbody tr[data-id='{job_id}']", timeout=15000)
             assert refused == []
         finally:
             browser.close()
+
+
+def _submit_elsewhere(served: str) -> str:
+    import requests
+
+    answer = requests.post(f"{served}/csm", json={"text": "Hello."},
+                           headers={"X-C3-RENDER-KEY": KEY}, timeout=10)
+    return str(answer.json()["id"])
 
 
 def _policy(served: str, path: str) -> str:
