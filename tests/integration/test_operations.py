@@ -94,6 +94,8 @@ def test_api_lines_about_one_job_name_it(
     app: Flask, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A line logged while /status/<id> is handled carries the id (here from the 404)."""
+    root = logging.getLogger()
+    level = root.level
     configure_logging(load_settings(log_format="json"), "api")
     try:
         @app.after_request
@@ -103,8 +105,11 @@ def test_api_lines_about_one_job_name_it(
 
         app.test_client().get("/status/0f8fad5b-d9cb-469f-a165-70867728950e")
         app.test_client().get("/")
-    finally:
-        configure_logging(load_settings(), "api")
+    finally:  # leave the test session's logging as it was
+        for handler in [h for h in root.handlers if getattr(h, "_c3render", False)]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+        logging.captureWarnings(False)
     records = [r for r in _json_lines(capsys.readouterr().err) if r["logger"] == "c3render.test"]
     assert [r.get("job_id") for r in records] == ["0f8fad5b-d9cb-469f-a165-70867728950e", None]
 
