@@ -45,7 +45,8 @@ def test_a_worker_logs_json_lines_naming_the_job(
     with worker_process(env, log=log) as worker:
         ok = client.post("/csm", json={"text": "ok"}).get_json()["id"]
         bad = client.post("/csm", json={"text": "fail:the voice broke"}).get_json()["id"]
-        for job_id in (ok, bad):
+        raw = client.post("/csm", json={"text": "native:delegate created"}).get_json()["id"]
+        for job_id in (ok, bad, raw):
             wait_until(lambda j=job_id: client.get(f"/status/{j}").get_json()["status"]
                        in ("success", "failed"), 30)
         worker.send_signal(signal.SIGTERM)
@@ -58,6 +59,11 @@ def test_a_worker_logs_json_lines_naming_the_job(
         # the engine's own line ("running the script ...") does not name the job: the context does
         engine = [r for r in records if r["process"] == "engine" and r.get("job_id") == job_id]
         assert any("running the script" in r["message"] for r in engine)
+    # what native code writes straight to file descriptor 2 comes out as a JSON line too
+    (native,) = [r for r in records if r["logger"] == "native"]
+    assert native["message"] == "W0000 native-code delegate created"
+    assert native["level"] == "WARNING" and native["job_id"] == raw
+    assert native["process"] == "engine"
     assert any("job_id" not in r for r in records)  # lines outside a job name none
     assert all(r["time"].endswith("+00:00") for r in records)
 

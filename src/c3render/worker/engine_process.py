@@ -191,7 +191,7 @@ def serve(
     if parent is not None:
         _die_with_parent(parent)
         _confine(settings)
-    configure_logging(settings, "engine")
+    configure_logging(settings, "engine", native=True)
     for name in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL"):  # mediapipe's C++ chatter
         os.environ.setdefault(name, "2")
     engine, unavailable = _load(job_type, settings)
@@ -207,7 +207,7 @@ def serve(
         if isinstance(job, Stop):
             return
         sender.run_id = job.run_id
-        with job_logging(job.id):
+        with job_logging(job.id, process_wide=True):
             outcome = pipeline.run(job, _progress_sender(sender, job.run_id))
         sender.run_id = None
         sender.send(outcome)
