@@ -16,6 +16,8 @@ import requests
 from flask import Flask
 
 from c3render.api import create_app
+from c3render.job import JobType
+from c3render.queue import keys
 from c3render.settings import load_settings
 from c3render.settings.logs import configure_logging
 from tests.support.servers import free_port, wait_for_port
@@ -167,3 +169,23 @@ def test_result_links_follow_the_proxy(settings_env: dict[str, str], redis_clien
     direct = client.get(f"/result/{job_id}").get_json()
     assert behind["result_url"].startswith("https://render.example.org/c3/files/")
     assert direct["result_url"].startswith("http://localhost/files/")
+
+
+# --- the autoscaling signal -------------------------------------------------------------------
+
+def test_queue_stream_length_counts_jobs_waiting_or_running(
+    app: Flask, redis_client: Any, worker: object
+) -> None:
+    """deploy/kubernetes/keda.yaml scales each type's workers on XLEN of its queue stream:
+    that is only right while an entry stays from submission until its job ends."""
+    client = app.test_client()
+    stream = keys.queue(JobType.CSM)
+    first = client.post("/csm", json={"text": "sleep:4"}).get_json()["id"]
+    wait_until(lambda: client.get(f"/status/{first}").get_json()["status"] == "running", 20)
+    waiting = [client.post("/csm", json={"text": "ok"}).get_json()["id"] for _ in range(2)]
+    assert redis_client.xlen(stream) == 3  # one running (pending in the group), two waiting
+    client.post(f"/job/{waiting[0]}", json={"status": "cancelled"})
+    assert redis_client.xlen(stream) == 2  # a cancelled queued job leaves the stream
+    wait_until(lambda: client.get(f"/status/{waiting[1]}").get_json()["status"] == "success", 30)
+    assert client.get(f"/status/{first}").get_json()["status"] == "success"
+    assert redis_client.xlen(stream) == 0  # ended jobs leave nothing behind
