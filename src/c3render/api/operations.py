@@ -4,7 +4,8 @@
 values of ``X-Forwarded-For``, ``-Proto``, ``-Host``, ``-Port`` and ``-Prefix``, so result
 links, ``urls`` and upload links get the scheme, host and path prefix the client used (an
 explicit ``C3_PUBLIC_URL`` still wins, ``Settings.link_base``). Unset (0), those headers are
-ignored: any client could send them. ``init_request_logging``: the lines logged while a
+ignored: any client could send them; ``under_prefix`` puts the dashboard's and the docs
+page's own links under that prefix. ``init_request_logging``: the lines logged while a
 request about one job is handled (``/status/<id>``, ``/result/<id>``, ...) carry its id.
 """
 
@@ -24,6 +25,13 @@ def init_proxy(app: Flask, settings: Settings) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
+
+
+def under_prefix(html: str) -> str:
+    """Our own page ``html`` with its absolute links (``="/...``) under the path prefix a
+    trusted proxy reported (``X-Forwarded-Prefix``; unchanged without one)."""
+    root = request.script_root
+    return html.replace('="/', f'="{root}/') if root else html
 
 
 def init_request_logging(app: Flask) -> None:
