@@ -255,5 +255,14 @@ def test_the_dashboard_and_docs_work_under_a_proxy_prefix(behind_prefix: str) ->
             page.goto(f"{behind_prefix}/docs")
             page.wait_for_selector(".opblock-summary-path", timeout=20000)  # /c3/openapi.json
             assert missing == []
+            # "Try it out" goes under the prefix too: GET /workers without a key answers the
+            # API's 401 (outside /c3 the stand-in proxy would answer 404)
+            operation = page.locator(".opblock-get", has=page.locator(
+                ".opblock-summary-path", has_text="/workers")).first
+            operation.locator(".opblock-summary").click()
+            operation.locator(".execute").click()  # the page opens with "Try it out" on
+            status = operation.locator(".live-responses-table tr.response .response-col_status").first
+            status.wait_for(timeout=15000)
+            assert status.text_content().strip() == "401"
         finally:
             browser.close()
