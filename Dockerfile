@@ -10,6 +10,10 @@ WORKDIR /app
 COPY requirements/ requirements/
 RUN pip install --no-cache-dir -r requirements/engines.txt -r requirements/piper.txt numpy==1.26.4 \
  && pip install --no-cache-dir --no-deps mediapipe==0.10.21 -r requirements/engines-nodeps.txt
+# GPU=1 (compose.yaml's worker-gpu): torch and transformers for CSM-1B, Whisper large on CUDA
+# and vision-language models; PyPI's Linux torch wheels are the CUDA build
+ARG GPU=0
+RUN if [ "$GPU" = "1" ]; then pip install --no-cache-dir -r requirements/gpu.txt; fi
 COPY pyproject.toml README.md c3_render_api.py ./
 COPY src/ src/
 RUN pip install --no-cache-dir --no-deps .

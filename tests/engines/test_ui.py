@@ -164,9 +164,23 @@ def test_the_dashboard_runs_under_its_content_security_policy(served: str) -> No
             page.fill("#api-key", KEY)
             page.dispatch_event("#api-key", "change")
             page.wait_for_selector("#queues tbody tr", timeout=20000)  # its scripts ran, fetched
+            # the job list refreshes by itself (GET /jobs every 3 s): a job submitted
+            # elsewhere, after the page's last /jobs answer, shows up without a reload
+            with page.expect_response(lambda answer: "/jobs?" in answer.url, timeout=10000):
+                pass
+            job_id = _submit_elsewhere(served)
+            page.wait_for_selector(f"#jobs tbody tr[data-id='{job_id}']", timeout=15000)
             assert refused == []
         finally:
             browser.close()
+
+
+def _submit_elsewhere(served: str) -> str:
+    import requests
+
+    answer = requests.post(f"{served}/csm", json={"text": "Hello."},
+                           headers={"X-C3-RENDER-KEY": KEY}, timeout=10)
+    return str(answer.json()["id"])
 
 
 def _policy(served: str, path: str) -> str:
@@ -191,5 +205,64 @@ def test_the_docs_page_renders_offline(served: str, artifacts: Path) -> None:
             assert any("/csm" in path for path in paths)
             assert outside == []  # every asset is ours: works with no internet
             page.screenshot(path=str(artifacts / "docs.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def behind_prefix(settings_env: dict[str, str], redis_client: object) -> Iterator[str]:
+    """The API (C3_TRUST_PROXY=1, API key set) over real HTTP behind a stand-in reverse
+    proxy that serves it under /c3 and says so in X-Forwarded-Prefix; its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from c3render.api import create_app
+    from c3render.settings import load_settings
+
+    app = create_app(load_settings(trust_proxy=1, api_keys=[KEY]))
+
+    def proxy(environ: dict[str, object], start_response: object) -> object:
+        path = str(environ.get("PATH_INFO", ""))
+        if not path.startswith("/c3/"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])  # type: ignore[operator]
+            return [b"outside the prefix"]
+        environ.update(PATH_INFO=path[3:], HTTP_X_FORWARDED_PREFIX="/c3")
+        return app(environ, start_response)  # type: ignore[arg-type]
+
+    server = make_server("127.0.0.1", 0, proxy, threaded=True)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/c3"
+    server.shutdown()
+
+
+def test_the_dashboard_and_docs_work_under_a_proxy_prefix(behind_prefix: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            missing: list[str] = []
+            page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+            page.goto(f"{behind_prefix}/ui")
+            page.fill("#api-key", KEY)
+            page.dispatch_event("#api-key", "change")
+            page.wait_for_selector("#queues tbody tr", timeout=20000)  # app.js ran, GET /c3/
+            job_id = _submit_elsewhere(behind_prefix)
+            page.wait_for_selector(f"#jobs tbody tr[data-id='{job_id}']", timeout=15000)
+            page.goto(f"{behind_prefix}/docs")
+            page.wait_for_selector(".opblock-summary-path", timeout=20000)  # /c3/openapi.json
+            assert missing == []
+            # "Try it out" goes under the prefix too: GET /workers without a key answers the
+            # API's 401 (outside /c3 the stand-in proxy would answer 404)
+            operation = page.locator(".opblock-get", has=page.locator(
+                ".opblock-summary-path", has_text="/workers")).first
+            operation.locator(".opblock-summary").click()
+            operation.locator(".execute").click()  # the page opens with "Try it out" on
+            status = operation.locator(".live-responses-table tr.response .response-col_status").first
+            status.wait_for(timeout=15000)
+            assert status.text_content().strip() == "401"
         finally:
             browser.close()

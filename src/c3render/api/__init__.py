@@ -17,6 +17,7 @@ from c3render.api.auth import init_auth
 from c3render.api.cors import init_cors
 from c3render.api.errors import init_error_handlers
 from c3render.api.headers import init_security_headers
+from c3render.api.operations import init_proxy, init_request_logging
 from c3render.api.routes.docs import docs_bp
 from c3render.api.routes.docs_page import docs_page_bp
 from c3render.api.routes.events import events_bp
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_auth(app, settings)
     init_security_headers(app)
     init_error_handlers(app)
+    init_proxy(app, settings)  # C3_TRUST_PROXY: X-Forwarded-* from that many proxies
+    init_request_logging(app)
     for blueprint in (health_bp, jobs_bp, files_bp, uploads_bp, docs_bp):
         app.register_blueprint(blueprint)
     register_user_facing(app)

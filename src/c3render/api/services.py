@@ -35,5 +35,6 @@ def services() -> Services:
 
 
 def base_url() -> str:
-    """The base of links made for this request: C3_PUBLIC_URL, else the URL it came in on."""
-    return services().settings.link_base(request.host_url)
+    """The base of links made for this request: C3_PUBLIC_URL, else the URL it came in on
+    (with the path prefix a trusted proxy reported, ``X-Forwarded-Prefix``)."""
+    return services().settings.link_base(request.url_root)

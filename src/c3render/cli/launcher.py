@@ -14,23 +14,34 @@ import redis
 
 from c3render.errors import ConfigError
 from c3render.settings import Settings
+from c3render.settings.logs import write_server_log_config
 
 WSGI_APP = "c3render.wsgi:app"
 
 
 def api_command(settings: Settings) -> list[str]:
-    """The command line of the production API server chosen by ``C3_API_SERVER``."""
+    """The command line of the production API server chosen by ``C3_API_SERVER``.
+
+    With ``C3_LOG_FORMAT=json`` the server's own lines (start-up, access) are JSON too: it
+    gets a ``dictConfig`` file written under the data directory.
+    """
     host, port = settings.api_host, str(settings.api_port)
     workers, threads = str(settings.api_workers), str(settings.api_threads)
+    json_logs = settings.log_format == "json"
     if settings.api_server == "granian":
+        log_options = ["--log-config", str(write_server_log_config(settings))] if json_logs else []
         return [
             sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host,
             "--port", port, "--workers", workers, "--blocking-threads", threads,
-            "--no-ws", WSGI_APP,
+            "--no-ws", *log_options, WSGI_APP,
         ]
+    if json_logs:
+        log_options = ["--log-config-json", str(write_server_log_config(settings))]
+    else:
+        log_options = ["--access-logfile", "-"]
     return [
         sys.executable, "-m", "gunicorn", "--workers", workers, "--threads", threads,
-        "--bind", f"{host}:{port}", "--access-logfile", "-", WSGI_APP,
+        "--bind", f"{host}:{port}", *log_options, WSGI_APP,
     ]
 
 

@@ -24,6 +24,7 @@ from c3render.delivery.signing import signing_secret
 from c3render.errors import C3Error
 from c3render.job import JobType
 from c3render.settings import Settings, load_settings, require_strong_secret
+from c3render.settings.logs import configure_logging
 from c3render.worker import Worker
 
 
@@ -38,12 +39,12 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run a worker until SIGTERM/SIGINT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     try:
         types = tuple(JobType(name.strip()) for name in args.types.split(",") if name.strip())
     except ValueError as exc:
         raise C3Error(f"--types: {exc}") from None
     settings = load_settings()
+    configure_logging(settings, "worker")
     require_strong_secret(settings)
     logging.getLogger(__name__).info("worker: Redis at %s", settings.redis_display)
     Worker(settings, types, max(1, args.concurrency), preload=args.preload).run()

@@ -32,6 +32,7 @@ from c3render.inputs.guard import describe_error, request_pinned, resolve_checke
 from c3render.job import Job, JobType
 from c3render.queue import keys
 from c3render.settings import Settings
+from c3render.settings.logs import job_logging
 from c3render.storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -116,10 +117,11 @@ class WebhookDispatcher:
         return started
 
     def _deliver_safely(self, job_type: JobType, job_id: str) -> None:
-        try:
-            self._deliver(job_type, job_id)
-        except Exception:  # a bug must not kill the pool thread; the lease retries it
-            log.exception("webhook delivery of job %s crashed", job_id)
+        with job_logging(job_id.partition("|")[0]):  # start/progress members are "id|event"
+            try:
+                self._deliver(job_type, job_id)
+            except Exception:  # a bug must not kill the pool thread; the lease retries it
+                log.exception("webhook delivery of job %s crashed", job_id)
 
     def _deliver(self, job_type: JobType, job_id: str) -> None:
         if "|" in job_id:

@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
 from c3render.errors import ConfigError
+from c3render.settings.operations import OperationsSettings
 from c3render.settings.parsing import split_commas, split_pairs
 from c3render.settings.secret_key import (
     MAKE_SECRET,
@@ -42,8 +43,9 @@ __all__ = [
 
 CommaList = Annotated[list[str], NoDecode]
 
-class Settings(BaseSettings):
-    """Every setting of the service. See ``env.sample`` for a commented list."""
+class Settings(BaseSettings, OperationsSettings):
+    """Every setting of the service. See ``env.sample`` for a commented list (the
+    operations ones — log format, proxies — are in ``operations.py``)."""
 
     model_config = SettingsConfigDict(
         env_prefix="C3_", env_file=".env", extra="ignore", populate_by_name=True

@@ -23,6 +23,7 @@ from c3render.engines.registry import create_engine
 from c3render.errors import C3Error, EngineCrashed
 from c3render.job import JobType
 from c3render.settings import Settings
+from c3render.settings.logs import configure_logging, job_logging
 from c3render.worker.messages import (
     FromEngine,
     LogLine,
@@ -190,7 +191,7 @@ def serve(
     if parent is not None:
         _die_with_parent(parent)
         _confine(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s engine[%(process)d] %(message)s")
+    configure_logging(settings, "engine", native=True)
     for name in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL"):  # mediapipe's C++ chatter
         os.environ.setdefault(name, "2")
     engine, unavailable = _load(job_type, settings)
@@ -206,7 +207,8 @@ def serve(
         if isinstance(job, Stop):
             return
         sender.run_id = job.run_id
-        outcome = pipeline.run(job, _progress_sender(sender, job.run_id))
+        with job_logging(job.id, process_wide=True):
+            outcome = pipeline.run(job, _progress_sender(sender, job.run_id))
         sender.run_id = None
         sender.send(outcome)
 

@@ -13,6 +13,7 @@ from c3render.errors import EngineCrashed
 from c3render.job import JobStatus, JobType
 from c3render.queue.leases import Claim
 from c3render.queue.reading import Delivery
+from c3render.settings.logs import bind_job
 from c3render.worker.context import SlotContext, through_outages
 from c3render.worker.engine_process import EngineHandle
 from c3render.worker.messages import Done, Failed, FromEngine, LogLine, Progress, RunJob
@@ -86,6 +87,7 @@ class Slot:
         claim = self.leases.start_delivery(delivery, self.context.worker_id)
         if claim is None:
             return
+        bind_job(claim.job.id)  # every line of this job names it (C3_LOG_FORMAT=json)
         if delivery.taken_over:
             log.info("job %s taken over from a worker that is gone", claim.job.id)
         self._discard_earlier_runs(claim)
@@ -102,6 +104,7 @@ class Slot:
             raise
         finally:
             self.current = None
+            bind_job(None)
 
     def _next_delivery(self) -> Delivery | None:
         reader, worker, types = self.context.reader, self.context.worker_id, self.context.job_types

@@ -14,6 +14,8 @@ from pathlib import Path
 import swagger_ui
 from flask import Blueprint, Response, send_from_directory
 
+from c3render.api.operations import under_prefix
+
 docs_page_bp = Blueprint("docs_page", __name__)
 
 SWAGGER_ASSETS = Path(swagger_ui.__file__).parent / "static"
@@ -25,7 +27,7 @@ ONE_DAY = 86400
 @docs_page_bp.get("/docs/")
 def page() -> Response:
     """GET /docs: the Swagger UI page."""
-    return Response(PAGE.joinpath("index.html").read_text(), mimetype="text/html")
+    return Response(under_prefix(PAGE.joinpath("index.html").read_text()), mimetype="text/html")
 
 
 @docs_page_bp.get("/docs/start.js")

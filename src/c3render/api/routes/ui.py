@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from importlib import resources
 
-from flask import Blueprint, Response, redirect
+from flask import Blueprint, Response, redirect, request
+
+from c3render.api.operations import under_prefix
 
 ui_bp = Blueprint("ui", __name__)
 
@@ -18,13 +20,13 @@ TYPES = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "text
 @ui_bp.get("/ui")
 def index() -> Response:
     """GET /ui: the dashboard page."""
-    return Response(FILES.joinpath("index.html").read_text(), mimetype="text/html")
+    return Response(under_prefix(FILES.joinpath("index.html").read_text()), mimetype="text/html")
 
 
 @ui_bp.get("/ui/")
 def slash() -> Response:
     """GET /ui/ → /ui."""
-    return redirect("/ui", code=308)  # type: ignore[return-value]
+    return redirect(request.script_root + "/ui", code=308)  # type: ignore[return-value]
 
 
 @ui_bp.get("/ui/<name>")

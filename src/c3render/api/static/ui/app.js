@@ -5,6 +5,8 @@
 "use strict";
 
 const $ = (selector) => document.querySelector(selector);
+// the API's root: "" here, "/c3" behind a proxy that serves us under /c3 (X-Forwarded-Prefix)
+const ROOT = location.pathname.replace(/\/ui\/?$/, "");
 const keyInput = $("#api-key");
 keyInput.value = localStorage.getItem("c3-api-key") || "";
 keyInput.addEventListener("change", () => localStorage.setItem("c3-api-key", keyInput.value));
@@ -15,7 +17,7 @@ function headers(extra = {}) {
 }
 
 async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: headers(options.headers) });
+  const response = await fetch(ROOT + path, { ...options, headers: headers(options.headers) });
   const type = response.headers.get("Content-Type") || "";
   const body = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) throw new Error((body && body.error) || `HTTP ${response.status}`);
@@ -107,7 +109,7 @@ async function follow(id, type, signal) {
   let lastId = "";
   while (!signal.aborted) {
     try {
-      const response = await fetch(`/events/${id}`, {
+      const response = await fetch(`${ROOT}/events/${id}`, {
         headers: headers(lastId ? { "Last-Event-ID": lastId } : {}), signal,
       });
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
