@@ -14,7 +14,7 @@ run with ``C3_FAIR_SHARE=false`` (one FIFO per type, the same code otherwise) is
 
 Throughput: ``--jobs`` no-op jobs of one key (duration 0: the queue's own cost shows) are
 submitted with the workers stopped; then the workers start, and the rate is jobs / (last end -
-first start). Fair share on, off, and (``--old REV``, default the commit before fair share)
+first start); ``--rounds`` rounds per mode, interleaved, the median reported. Fair share on, off, and (``--old REV``, default the commit before fair share)
 the old code path: that revision's tree from ``git archive``, its API and workers, which read
 with XREADGROUP.
 """
@@ -28,6 +28,8 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -58,7 +60,17 @@ class Mode:
     tree: Path | None = None
     """Another source tree to run (the old code path); None: this one."""
     delays: list[float] = field(default_factory=list)
-    rate: float = 0.0
+    rates: list[float] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """A short name for files."""
+        return "old" if self.tree is not None else ("fair" if self.fair else "fifo")
+
+    @property
+    def rate(self) -> float:
+        """Median jobs/s of the throughput rounds."""
+        return statistics.median(self.rates) if self.rates else 0.0
 
 
 def env_for(mode: Mode, url: str, work: Path, job_seconds: float) -> dict[str, str]:
@@ -138,33 +150,37 @@ def throughput(client: redis.Redis, base: str, env: dict[str, str], work: Path, 
     return jobs / (last - first)
 
 
-def run_mode(mode: Mode, args: argparse.Namespace, work: Path, reps: int) -> None:
-    """Both measurements for one mode (``reps`` flood repetitions), on its own Redis and API."""
-    with common.redis_server(work / f"redis-{mode.label}") as url:
-        client = redis.Redis.from_url(url, decode_responses=True)
+@contextmanager
+def service(mode: Mode, work: Path, name: str, job_seconds: float) -> Iterator[
+    tuple[redis.Redis, str, dict[str, str]]
+]:
+    """A fresh Redis and the API of ``mode``: (client, API base URL, environment)."""
+    with common.redis_server(work / f"redis-{name}") as url:
         port = common.free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = env_for(mode, url, work, args.job_seconds)
-        with common.processes([api_command(port)], env, work / f"api-{mode.label}.log"):
+        env = env_for(mode, url, work, job_seconds)
+        with common.processes([api_command(port)], env, work / f"api-{name}.log"):
             common.wait_for_port(port, 30)
-            if reps:
-                with common.processes([worker_command()] * WORKERS, env,
-                                      work / f"workers-{mode.label}.log"):
-                    common.wait_for(
-                        lambda: len(WorkerRegistry(client).live_workers()) == WORKERS, 60,
-                        "workers up")
-                    for rep in range(reps):
-                        mode.delays.append(
-                            one_repetition(client, base, args.flood, args.job_seconds))
-                        common.console.print(f"{mode.label} repetition {rep + 1}: "
-                                             f"{mode.delays[-1]:.2f} job durations")
-            if args.jobs:
-                tput_env = dict(env, BENCH_JOB_SECONDS="0")
-                with common.processes([api_command(port := common.free_port())], tput_env,
-                                      work / f"api-tput-{mode.label}.log"):
-                    common.wait_for_port(port, 30)
-                    mode.rate = throughput(client, f"http://127.0.0.1:{port}", tput_env, work,
-                                           args.jobs, mode.label)
+            yield redis.Redis.from_url(url, decode_responses=True), f"http://127.0.0.1:{port}", env
+
+
+def run_delays(mode: Mode, args: argparse.Namespace, work: Path) -> None:
+    """``args.reps`` flood repetitions with ``mode``'s API and 2 workers."""
+    with service(mode, work, f"delays-{mode.key}", args.job_seconds) as (client, base, env):
+        with common.processes([worker_command()] * WORKERS, env, work / f"w-{mode.key}.log"):
+            common.wait_for(lambda: len(WorkerRegistry(client).live_workers()) == WORKERS, 60,
+                            "workers up")
+            for rep in range(args.reps):
+                mode.delays.append(one_repetition(client, base, args.flood, args.job_seconds))
+                common.console.print(f"{mode.label} repetition {rep + 1}: "
+                                     f"{mode.delays[-1]:.2f} job durations")
+
+
+def run_throughput(mode: Mode, args: argparse.Namespace, work: Path, index: int) -> None:
+    """One throughput round of ``mode`` (no-op jobs), on a fresh Redis and API."""
+    name = f"tput-{mode.key}-{index}"
+    with service(mode, work, name, 0.0) as (client, base, env):
+        mode.rates.append(throughput(client, base, env, work, args.jobs, name))
+    common.console.print(f"{mode.label} throughput round {index + 1}: {mode.rates[-1]:.0f} jobs/s")
 
 
 def old_tree(rev: str, work: Path) -> Path:
@@ -190,10 +206,16 @@ def report(modes: list[Mode], args: argparse.Namespace) -> None:
                           f"{max(mode.delays):.2f}", " ".join(f"{d:.1f}" for d in mode.delays))
         common.console.print(table)
     if args.jobs:
-        table = common.table(f"one key's no-op jobs/s ({args.jobs} jobs, {WORKERS} workers)",
-                             ["mode", "jobs/s", "vs fair share off"])
+        table = common.table(
+            f"one key's no-op jobs/s ({args.jobs} jobs, {WORKERS} workers, median of "
+            f"{args.rounds} interleaved rounds)",
+            ["mode", "median jobs/s", "all", "vs fair share off", "vs old code path"])
+        old = modes[-1] if modes[-1].tree is not None else None
         for mode in modes:
-            table.add_row(mode.label, f"{mode.rate:.0f}", common.ratio(mode.rate, fifo.rate))
+            table.add_row(mode.label, f"{mode.rate:.0f}",
+                          " ".join(f"{r:.0f}" for r in mode.rates),
+                          common.ratio(mode.rate, fifo.rate),
+                          common.ratio(mode.rate, old.rate) if old else "-")
         common.console.print(table)
 
 
@@ -204,6 +226,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--job-seconds", type=float, default=0.1)
     parser.add_argument("--jobs", type=int, default=1000, help="throughput jobs (0: skip)")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per mode")
     parser.add_argument("--old", default=OLD_REV, help="old code path revision ('': skip)")
     args = parser.parse_args()
     common.print_machine(("requests",))
@@ -212,10 +235,15 @@ def main() -> None:
         modes = [Mode("fair share on", True), Mode("fair share off (FIFO)", False)]
         if args.old and args.jobs:
             modes.append(Mode(f"old code path ({args.old})", False, old_tree(args.old, work)))
-        for mode in modes:
-            started = time.monotonic()
-            run_mode(mode, args, work, 0 if mode.tree is not None else args.reps)
-            common.console.print(f"{mode.label}: {time.monotonic() - started:.0f} s")
+        if args.reps:
+            for mode in modes[:2]:
+                started = time.monotonic()
+                run_delays(mode, args, work)
+                common.console.print(f"{mode.label}: {time.monotonic() - started:.0f} s")
+        if args.jobs:
+            for index in range(args.rounds):  # interleaved: a busy moment hits every mode
+                for mode in modes[index % len(modes):] + modes[:index % len(modes)]:
+                    run_throughput(mode, args, work, index)
         report(modes, args)
 
 

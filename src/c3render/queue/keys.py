@@ -33,7 +33,7 @@ def queue(job_type: JobType | str) -> str:
 
 def ready(job_type: JobType | str) -> str:
     """Sorted set (all scores 0, ordered by member) of the jobs waiting in ``queue``: each
-    member is ``tenant_id + rank + order|entry|job id`` (``ready_member``), so one
+    member is ``tenant_id + rank + order|entry|job id`` (``lua/fair.lua``), so one
     ZRANGEBYLEX finds a tenant's next job, highest priority first, then oldest."""
     return f"{_tag(job_type)}:ready"
 
@@ -47,10 +47,6 @@ def tenants(job_type: JobType | str) -> str:
 def fair(job_type: JobType | str) -> str:
     """Hash of the rotation's state: ``turn`` counts the jobs handed out."""
     return f"{_tag(job_type)}:fair"
-
-
-PRIORITY_RANKS = {"high": "0", "normal": "1", "low": "2"}
-"""A job's priority as the digit that orders it within its tenant's jobs."""
 
 
 def tenant_id(owner: str | None) -> str:
