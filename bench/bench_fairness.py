@@ -13,8 +13,9 @@ clock). Then the flood's waiting jobs are cancelled and the next repetition star
 run with ``C3_FAIR_SHARE=false`` (one FIFO per type, the same code otherwise) is the baseline.
 
 Throughput: ``--jobs`` no-op jobs of one key (duration 0: the queue's own cost shows) are
-submitted with the workers stopped; then the workers start, and the rate is jobs / (last end -
-first start); ``--rounds`` rounds per mode, interleaved, the median reported. Fair share on, off, and (``--old REV``, default the commit before fair share)
+submitted with the workers stopped; then the workers start, and the rate counts the jobs
+started once every worker had started one, up to the last end (the workers' start-ups differ
+by up to a second); ``--rounds`` rounds per mode, interleaved, the median reported. Fair share on, off, and (``--old REV``, default the commit before fair share)
 the old code path: that revision's tree from ``git archive``, its API and workers, which read
 with XREADGROUP.
 """
@@ -141,13 +142,17 @@ def throughput(client: redis.Redis, base: str, env: dict[str, str], work: Path, 
                         "throughput jobs done", interval=0.05)
     pipe = client.pipeline(transaction=False)
     for job_id in ids:
-        pipe.hmget(keys.job(JobType.CSM, job_id), "started_at", "finished_at", "status")
+        pipe.hmget(keys.job(JobType.CSM, job_id), "started_at", "finished_at", "status", "worker")
     rows = pipe.execute()
     if any(row[2] != "success" for row in rows):
         raise RuntimeError(f"{label}: not every throughput job succeeded")
-    first = min(float(row[0]) for row in rows)
+    first: dict[str, float] = {}
+    for started, _, _, worker in rows:
+        first[worker] = min(first.get(worker, float(started)), float(started))
+    both = max(first.values())  # from when every worker had started (their start-ups differ)
     last = max(float(row[1]) for row in rows)
-    return jobs / (last - first)
+    counted = sum(1 for row in rows if float(row[0]) >= both)
+    return counted / (last - both)
 
 
 @contextmanager
