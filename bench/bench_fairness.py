@@ -17,7 +17,9 @@ submitted with the workers stopped; then the workers start, and the rate counts 
 started once every worker had started one, up to the last end (the workers' start-ups differ
 by up to a second); ``--rounds`` rounds per mode, interleaved, the median reported. Fair share on, off, and (``--old REV``, default the commit before fair share)
 the old code path: that revision's tree from ``git archive``, its API and workers, which read
-with XREADGROUP.
+with XREADGROUP. The whole service on 2 shared cores is noisy, so the queue's own added cost
+is measured apart too: microseconds per read of a waiting entry, take.lua against
+XREADGROUP, ``--reads`` entries in this process, ``--rounds`` rounds.
 """
 
 from __future__ import annotations
@@ -41,9 +43,13 @@ import _common as common  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
 
+from c3render.api.schemas import CsmRequest  # noqa: E402
 from c3render.job import JobType  # noqa: E402
 from c3render.queue import keys  # noqa: E402
+from c3render.queue.reading import Reader  # noqa: E402
 from c3render.queue.registry import WorkerRegistry  # noqa: E402
+from c3render.queue.store import JobStore  # noqa: E402
+from c3render.settings import load_settings  # noqa: E402
 
 FLOOD_KEY, SINGLE_KEY = "bench-flood-key-0123456789", "bench-single-key-0123456789"
 API_KEYS = f"flood:{FLOOD_KEY},single:{SINGLE_KEY}"
@@ -188,6 +194,34 @@ def run_throughput(mode: Mode, args: argparse.Namespace, work: Path, index: int)
     common.console.print(f"{mode.label} throughput round {index + 1}: {mode.rates[-1]:.0f} jobs/s")
 
 
+def read_costs(work: Path, entries: int, rounds: int) -> dict[str, list[float]]:
+    """Microseconds per read of a waiting entry, in this process on a fresh Redis: take.lua
+    (fair share on, off) against the old path's XREADGROUP '>' on the same kind of entries."""
+    costs: dict[str, list[float]] = {"take.lua, fair share on": [],
+                                     "take.lua, fair share off": [], "XREADGROUP (old)": []}
+    with common.redis_server(work / "redis-reads") as url:
+        client = redis.Redis.from_url(url, decode_responses=True)
+        for _ in range(rounds):
+            for label in costs:
+                client.flushall()
+                settings = load_settings(redis_url=url, data_dir=work / "data",
+                                         fair_share=label.endswith("on"))
+                store = JobStore(client, settings)
+                store.ensure_groups((JobType.CSM,))
+                for _ in range(entries):
+                    store.submit(JobType.CSM, CsmRequest(text="x"), owner="flood")
+                reader = Reader(client, settings, WorkerRegistry(client))
+                queue = {keys.queue(JobType.CSM): ">"}
+                started = time.perf_counter()
+                for _ in range(entries):
+                    if label.startswith("XREADGROUP"):
+                        assert client.xreadgroup(keys.GROUP, "w", queue, count=1)
+                    else:
+                        assert reader.take(JobType.CSM, "w")
+                costs[label].append((time.perf_counter() - started) / entries * 1e6)
+    return costs
+
+
 def old_tree(rev: str, work: Path) -> Path:
     """The source tree of ``rev`` (git archive of src/), unpacked under ``work``."""
     archive = subprocess.run(["git", "-C", str(common.ROOT), "archive", rev, "src"],
@@ -198,8 +232,9 @@ def old_tree(rev: str, work: Path) -> Path:
     return target
 
 
-def report(modes: list[Mode], args: argparse.Namespace) -> None:
-    """The table: delays (median, max) beside FIFO, and throughput ratios."""
+def report(modes: list[Mode], args: argparse.Namespace,
+           costs: dict[str, list[float]]) -> None:
+    """The tables: delays (median, max) beside FIFO, throughput ratios, read costs."""
     fair, fifo = modes[0], modes[1]
     if args.reps:
         table = common.table(
@@ -222,6 +257,16 @@ def report(modes: list[Mode], args: argparse.Namespace) -> None:
                           common.ratio(mode.rate, fifo.rate),
                           common.ratio(mode.rate, old.rate) if old else "-")
         common.console.print(table)
+    if costs:
+        table = common.table(f"reading one waiting entry ({args.reads} entries, in-process, "
+                             f"median of {args.rounds} rounds)",
+                             ["read", "median µs", "all", "vs XREADGROUP"])
+        base = statistics.median(costs["XREADGROUP (old)"])
+        for label, values in costs.items():
+            median = statistics.median(values)
+            table.add_row(label, f"{median:.0f}", " ".join(f"{v:.0f}" for v in values),
+                          common.ratio(median, base))
+        common.console.print(table)
 
 
 def main() -> None:
@@ -232,6 +277,7 @@ def main() -> None:
     parser.add_argument("--job-seconds", type=float, default=0.1)
     parser.add_argument("--jobs", type=int, default=1000, help="throughput jobs (0: skip)")
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per mode")
+    parser.add_argument("--reads", type=int, default=2000, help="entries per read-cost round")
     parser.add_argument("--old", default=OLD_REV, help="old code path revision ('': skip)")
     args = parser.parse_args()
     common.print_machine(("requests",))
@@ -249,7 +295,8 @@ def main() -> None:
             for index in range(args.rounds):  # interleaved: a busy moment hits every mode
                 for mode in modes[index % len(modes):] + modes[:index % len(modes)]:
                     run_throughput(mode, args, work, index)
-        report(modes, args)
+        costs = read_costs(work, args.reads, args.rounds) if args.reads else {}
+        report(modes, args, costs)
 
 
 if __name__ == "__main__":
