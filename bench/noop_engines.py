@@ -5,6 +5,8 @@ benchmark can check that every job ran exactly once in every system:
 
 * ``noop_csm`` — an engine for ``C3_ENGINES=csm=bench.noop_engines:noop_csm`` returning
   ``EngineResult(text="ok")`` (the worker stores the text; no file, no input fetch);
+* ``sleep_csm`` — the same, but each job takes ``$BENCH_JOB_SECONDS`` (default 0.1): jobs of
+  a fixed duration, for the fairness benchmark;
 * ``rq_noop`` — the RQ job function;
 * ``dramatiq_noop`` — a Dramatiq actor, declared only when ``BENCH_DRAMATIQ=1`` (the broker
   is the Redis at ``$BENCH_REDIS_URL``), so importing this module elsewhere needs no Dramatiq.
@@ -13,6 +15,7 @@ benchmark can check that every job ran exactly once in every system:
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, ClassVar
 
 from c3render.engines.base import EngineJob, EngineResult
@@ -52,6 +55,22 @@ class NoopCsm:
 def noop_csm(settings: Settings) -> NoopCsm:
     """Factory for ``C3_ENGINES``."""
     return NoopCsm(settings)
+
+
+class SleepCsm(NoopCsm):
+    """A /csm engine whose every job takes ``$BENCH_JOB_SECONDS`` and returns ``ok``."""
+
+    name = "sleep"
+
+    def run(self, job: EngineJob) -> EngineResult:
+        """Sleep the fixed duration, then record the run and return ``ok``."""
+        time.sleep(float(os.environ.get("BENCH_JOB_SECONDS", "0.1")))
+        return super().run(job)
+
+
+def sleep_csm(settings: Settings) -> SleepCsm:
+    """Factory for ``C3_ENGINES``."""
+    return SleepCsm(settings)
 
 
 def rq_noop(job_id: str) -> str:

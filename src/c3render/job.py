@@ -102,6 +102,8 @@ class Job:
     webhook: dict[str, Any] | None = None
     owner: str | None = None
     """Who submitted it: the name of the API key, or None (no keys, or before owners)."""
+    priority: str = "normal"
+    """high, normal or low: the order among its owner's waiting jobs of its type."""
 
     @classmethod
     def from_hash(cls, data: dict[str, str]) -> Job:
@@ -136,4 +138,5 @@ class Job:
             result=json.loads(data.get("result") or "{}"),
             webhook=json.loads(data["webhook"]) if data.get("webhook") else None,
             owner=data.get("owner") or None,
+            priority=data.get("priority") or "normal",
         )

@@ -13,7 +13,12 @@ from flask.testing import FlaskClient
 from redis.cluster import RedisCluster
 
 from c3render.api import create_app
+from c3render.api.schemas import CsmRequest
+from c3render.job import JobType
 from c3render.queue.connection import connect
+from c3render.queue.reading import Reader
+from c3render.queue.registry import WorkerRegistry
+from c3render.queue.store import JobStore
 from c3render.settings import load_settings
 from tests.support.servers import redis_cluster
 from tests.support.service import (
@@ -110,3 +115,18 @@ def test_a_killed_workers_job_runs_again_on_a_cluster(
     with worker_process(cluster_worker_env, log=tmp_path / "rescuer.log"):
         doc = _wait(api, job_id, "success", 30)
     assert doc["attempts"] == 2 and runs.read_text().count(f"done {job_id}") == 1
+
+
+def test_fair_share_takes_keys_in_turn_on_a_cluster(cluster_env: dict[str, str]) -> None:
+    settings = load_settings()
+    client = connect(settings)
+    store = JobStore(client, settings)
+    store.ensure_groups()
+    flood = [store.submit(JobType.CSM, CsmRequest(text="a"), owner="flood")[0] for _ in range(4)]
+    single = store.submit(JobType.CSM, CsmRequest(text="a", priority="high"), owner="single")[0]
+    assert store.queue_position(store.find(single)) in (0, 1)
+    reader = Reader(client, settings, WorkerRegistry(client))
+    taken = [reader.read((JobType.CSM,), "w1", 10) for _ in range(5)]
+    ids = [d.job_id for d in taken if d is not None]
+    assert sorted(ids) == sorted(flood + [single]) and ids.index(single) <= 1
+    assert reader.read((JobType.CSM,), "w1", 10) is None

@@ -45,9 +45,10 @@ def reader(store: JobStore) -> Reader:
 
 
 def _deliver(store: JobStore, worker: str) -> tuple[str, str]:
-    reply = store.redis.xreadgroup(keys.GROUP, worker, {keys.queue(CSM): ">"}, count=1)
-    entry, fields = reply[0][1][0]
-    return entry, fields["id"]
+    reader = Reader(store.redis, store.settings, WorkerRegistry(store.redis))
+    delivery = reader.read((CSM,), worker, 10)
+    assert delivery is not None
+    return delivery.entry, delivery.job_id
 
 
 def _pending(store: JobStore) -> int:

@@ -29,6 +29,7 @@ def status_document(job: Job, queue_position: int | None = None) -> dict[str, An
         finished_at=_iso(job.finished_at),
         progress=round(job.progress, 3),
         attempts=job.attempts,
+        priority=job.priority,
     )
     if job.error_type:
         doc["error_type"] = job.error_type

@@ -90,7 +90,7 @@ def _language(value: str) -> str:
     return value.lower()
 
 
-_COMMON_FIELDS: set[str] = {"notify_url", "max_time", "complete_in"}
+_COMMON_FIELDS: set[str] = {"notify_url", "max_time", "complete_in", "priority"}
 
 
 class JobRequest(BaseModel):
@@ -105,6 +105,9 @@ class JobRequest(BaseModel):
     webhook_events: list[Literal["start", "progress", "completed"]] = Field(
         default_factory=lambda: ["completed"], min_length=1, max_length=3
     )
+    # addition: order among the same API key's waiting jobs of this type (high first; keys
+    # share the workers in turn whatever their jobs' priorities, see ARCHITECTURE.md)
+    priority: Literal["high", "normal", "low"] = "normal"
 
     def params(self) -> dict[str, Any]:
         """The engine's parameters: every field but the common ones, with defaults filled in."""

@@ -31,6 +31,29 @@ def queue(job_type: JobType | str) -> str:
     return f"{_tag(job_type)}:queue"
 
 
+def ready(job_type: JobType | str) -> str:
+    """Sorted set (all scores 0, ordered by member) of the jobs waiting in ``queue``: each
+    member is ``tenant_id + rank + order|entry|job id`` (``lua/fair.lua``), so one
+    ZRANGEBYLEX finds a tenant's next job, highest priority first, then oldest."""
+    return f"{_tag(job_type)}:ready"
+
+
+def tenants(job_type: JobType | str) -> str:
+    """Sorted set of the tenants with jobs in ``ready``, scored by the turn they were last
+    served: the lowest is served next (round robin shared by every worker)."""
+    return f"{_tag(job_type)}:tenants"
+
+
+def fair(job_type: JobType | str) -> str:
+    """Hash of the rotation's state: ``turn`` counts the jobs handed out."""
+    return f"{_tag(job_type)}:fair"
+
+
+def tenant_id(owner: str | None) -> str:
+    """The fixed-length name of a tenant (an API key's name) in ``ready`` and ``tenants``."""
+    return hashlib.sha256((owner or "").encode()).hexdigest()[:16]
+
+
 def dead_letters(job_type: JobType | str) -> str:
     """Stream of jobs that failed because their workers died too often."""
     return f"{_tag(job_type)}:dead"

@@ -2,9 +2,12 @@
 
 Order of a pass: entries of consumers that are gone (a dead worker's, or handed back by a
 stopping one) come first, so they keep their place; then retries that are due; then one
-new entry, reading one stream per call in turn (a multi-stream XREADGROUP would deliver one
-entry per stream and is refused across slots on a cluster). Entries a live worker holds but
-nobody has touched for ``C3_RECLAIM_IDLE_SECONDS`` are taken over too, as a safety net.
+waiting job, one job type per call in turn. A waiting job is taken with ``take.lua``: the
+API key (tenant) served longest ago gives its next job by priority, then age, and the job's
+entry becomes this worker's pending entry (fair share; ``lua/fair.lua``). With nothing
+waiting, the worker blocks on XREAD for a newer entry of the last type it tried. Entries a
+live worker holds but nobody has touched for ``C3_RECLAIM_IDLE_SECONDS`` are taken over
+too, as a safety net.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from c3render.queue import keys
 from c3render.queue.connection import RedisClient
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.scripts import Scripts
+from c3render.queue.store import DEFAULT_TENANT, fair_keys
 from c3render.settings import Settings
 
 HANDED_BACK = "handed-back"
@@ -60,22 +64,38 @@ class Reader:
         self._min_idle_ms = min(MIN_IDLE_MS, int(settings.liveness_seconds * 500))
 
     def read(self, job_types: tuple[JobType, ...], worker: str, block_ms: int) -> Delivery | None:
-        """One new entry, one stream per call in turn; waits only on the last stream tried."""
+        """One waiting job, one job type per call in turn; when none waits, waits up to
+        ``block_ms`` for a newer entry of the last type tried, and takes from it then."""
         self._cursors.turn += 1
         start = self._cursors.turn % len(job_types)
         order = job_types[start:] + job_types[:start]
         wait = block_ms if len(order) == 1 else min(block_ms, MULTI_BLOCK_MS)
-        for index, job_type in enumerate(order):
-            last = index == len(order) - 1
-            reply = self.redis.xreadgroup(
-                keys.GROUP, worker, {keys.queue(job_type): ">"}, count=1,
-                block=wait if last else None,
-            )
-            for _stream, entries in reply or []:
-                for entry, fields in entries:
-                    if fields and "id" in fields:
-                        return Delivery(job_type, entry, fields["id"])
+        last_id = "0-0"
+        for job_type in order:
+            taken, last_id = self._take(job_type, worker, 1)
+            if taken:
+                return taken[0]
+        queue = keys.queue(order[-1])
+        if self.redis.xread({queue: last_id}, count=1, block=wait):
+            taken, _ = self._take(order[-1], worker, 1)
+            return taken[0] if taken else None
         return None
+
+    def take(self, job_type: JobType, worker: str, count: int = 1) -> list[Delivery]:
+        """Up to ``count`` waiting jobs of ``job_type`` for ``worker``, in fair-share order
+        (without waiting); each is then started or handed back on its own."""
+        return self._take(job_type, worker, count)[0]
+
+    def _take(self, job_type: JobType, worker: str, count: int) -> tuple[list[Delivery], str]:
+        """The jobs taken, and the queue's last entry id (to wait after) when none was."""
+        reply = self.scripts.take(
+            keys=[*fair_keys(job_type), keys.queue(job_type)],
+            args=[keys.GROUP, worker, count],
+        )
+        if reply and reply[0] == "":
+            return [], str(reply[1])
+        pairs = zip(reply[::2], reply[1::2])
+        return [Delivery(job_type, str(entry), str(job_id)) for entry, job_id in pairs], "0-0"
 
     def take_over(self, job_type: JobType, worker: str) -> Delivery | None:
         """An entry held by a consumer that is gone, claimed for ``worker`` (None if none).
@@ -119,8 +139,9 @@ class Reader:
         due = self.redis.zrangebyscore(keys.delayed(job_type), "-inf", time.time(), 0, 1)
         for job_id in due:
             self.scripts.promote(
-                keys=[keys.job(job_type, job_id), keys.delayed(job_type), keys.queue(job_type)],
-                args=[job_id],
+                keys=[keys.job(job_type, job_id), keys.delayed(job_type),
+                      keys.queue(job_type), *fair_keys(job_type)],
+                args=[job_id, DEFAULT_TENANT],
             )
 
     def hand_back(self, delivery: Delivery) -> None:

@@ -1,6 +1,7 @@
 """The Lua scripts behind every change of a job, loaded with their shared library.
 
-Each script in ``lua/`` is registered with ``lua/lib.lua`` in front of it, so "end a job"
+Each script in ``lua/`` is registered with ``lua/lib.lua`` and ``lua/fair.lua`` (the ready
+jobs of fair share) in front of it, so "end a job"
 and "drop a stream entry" are written once and every script stays a single EVAL (no
 ``FUNCTION LOAD`` to repeat on each node of a cluster). redis-py sends EVALSHA and
 reloads a script by itself when a server does not know it.
@@ -15,12 +16,15 @@ from redis.commands.core import Script
 
 from c3render.queue.connection import RedisClient
 
+LIBRARIES = ("lib.lua", "fair.lua")
+"""Put in front of every script, in this order."""
+
 
 @cache
 def source(name: str) -> str:
-    """The full source of script ``name``: the library, then the script itself."""
+    """The full source of script ``name``: the libraries, then the script itself."""
     folder = resources.files("c3render.queue").joinpath("lua")
-    library = folder.joinpath("lib.lua").read_text()
+    library = "\n".join(folder.joinpath(part).read_text() for part in LIBRARIES)
     return library + "\n" + folder.joinpath(f"{name}.lua").read_text()
 
 
@@ -45,3 +49,5 @@ class Scripts:
         self.resubmit = load("resubmit")
         self.position = load("position")
         self.restore = load("restore")
+        self.take = load("take")
+        self.migrate = load("migrate")

@@ -66,16 +66,25 @@ def _parse(data: dict[str, str]) -> TypeStats:
     return stats
 
 
+OLDEST_SCAN = 100
+"""How many of a queue's oldest entries ``oldest_waiting_age`` looks at (held ones are few)."""
+
+
 def oldest_waiting_age(client: RedisClient, job_type: JobType) -> float:
-    """Seconds the oldest job not yet delivered to a worker has waited (0 for none)."""
+    """Seconds the oldest job not yet taken by a worker has waited (0 for none).
+
+    Workers take entries out of stream order (fair share), so the oldest waiting one is the
+    oldest entry that is not pending, looked for among the ``OLDEST_SCAN`` oldest.
+    """
     queue = keys.queue(job_type)
     try:
-        groups = client.xinfo_groups(queue)
+        held = client.xpending_range(queue, keys.GROUP, "-", "+", OLDEST_SCAN)
     except redis.ResponseError:  # no stream yet
         return 0.0
-    last = next((g["last-delivered-id"] for g in groups if g["name"] == keys.GROUP), "0-0")
-    entries = client.xrange(queue, min=f"({last}", count=1)
-    if not entries:
+    pending = {str(item["message_id"]) for item in held}
+    entries = client.xrange(queue, count=OLDEST_SCAN)
+    waiting = next((str(entry) for entry, _ in entries if str(entry) not in pending), None)
+    if waiting is None:
         return 0.0
-    millis = int(str(entries[0][0]).split("-")[0])
+    millis = int(waiting.split("-")[0])
     return max(0.0, time.time() - millis / 1000)

@@ -32,13 +32,32 @@ END_TYPES = {JobStatus.CANCELLED: "cancelled", JobStatus.FAILED: "requested",
 
 
 def ensure_groups(client: RedisClient, job_types: tuple[JobType, ...] = JOB_TYPES) -> None:
-    """Create each queue stream and its consumer group if missing (idempotent)."""
+    """Create each queue stream and its consumer group if missing, and make jobs queued
+    before fair share ready (``migrate.lua``); idempotent."""
+    scripts = Scripts(client)
     for job_type in job_types:
         try:
             client.xgroup_create(keys.queue(job_type), keys.GROUP, id="0", mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        scripts.migrate(keys=[keys.queue(job_type), *fair_keys(job_type)],
+                        args=[keys.GROUP, DEFAULT_TENANT])
+
+
+DEFAULT_TENANT = keys.tenant_id(None)
+"""The tenant of jobs without an owner, of jobs from before fair share, and of every job
+when fair share is off (``C3_FAIR_SHARE=false``: one FIFO by priority)."""
+
+
+def fair_keys(job_type: JobType) -> list[str]:
+    """The ready zset, tenants zset and fair hash of ``job_type`` (``lua/fair.lua``)."""
+    return [keys.ready(job_type), keys.tenants(job_type), keys.fair(job_type)]
+
+
+def job_tenant(settings: Settings, owner: str | None) -> str:
+    """The tenant a new job waits with: its key's name, or one for all without fair share."""
+    return keys.tenant_id(owner) if settings.fair_share else DEFAULT_TENANT
 
 
 class JobStore:
@@ -74,11 +93,12 @@ class JobStore:
             idempotency, has_key = keys.idempotency(job_type, idempotency_key), "1"
         result = self.scripts.submit(
             keys=[job_key, keys.queue(job_type), keys.index(job_type), idempotency,
-                  keys.events(job_type, job_id), keys.stats(job_type)],
+                  keys.events(job_type, job_id), keys.stats(job_type),
+                  *fair_keys(job_type)],
             args=[
                 job_id, spec.complete_in, ttl, has_key, job_type.value, spec.params_json(),
                 spec.notify_url or "", spec.max_time, owner or "", self.settings.max_queued,
-                keys.GROUP,
+                keys.GROUP, job_tenant(self.settings, owner), getattr(spec, "priority", "normal"),
             ],
         )
         if int(result[1]) == 2:
@@ -103,7 +123,8 @@ class JobStore:
         raise NotFound(f"no job with id {job_id}")
 
     def queue_position(self, job: Job) -> int | None:
-        """How many jobs of the same type wait ahead of a queued job (None if not queued).
+        """How many jobs of the same type will start before a queued job (None if not
+        queued), under the fair-share rotation (``position.lua``).
 
         Counted up to ``POSITION_LIMIT``: a status poll must stay cheap however long the
         queue, so a job further back reads as ``POSITION_LIMIT``.
@@ -111,7 +132,7 @@ class JobStore:
         if job.status is not JobStatus.QUEUED or not job.entry:
             return None
         return int(self.scripts.position(
-            keys=[keys.queue(job.type)], args=[keys.GROUP, job.entry, POSITION_LIMIT]
+            keys=[keys.job(job.type, job.id), *fair_keys(job.type)[:2]], args=[POSITION_LIMIT]
         ))
 
     def end(self, job: Job, status: JobStatus, error: str) -> JobStatus:
@@ -147,14 +168,24 @@ class JobStore:
                 "1" if only_expire else "0", error_type,
             ],
         )
+        if verdict == "ok" and previous == JobStatus.QUEUED.value:
+            self._forget_ready(job)
         return str(verdict), str(previous)
+
+    def _forget_ready(self, job: Job) -> None:
+        """Drop an ended queued job from the ready jobs (``take.lua`` would skip it anyway,
+        but queue positions count members)."""
+        member = self.redis.hget(keys.job(job.type, job.id), "ready")
+        if member:
+            self.redis.zrem(keys.ready(job.type), member)
 
     def resubmit(self, job: Job) -> Job:
         """Queue a failed or timed-out job again under the same id (``POST /job/{id}/retry``),
         with a fresh complete_in deadline of the same length. ``Conflict`` for other states."""
         verdict, previous = self.scripts.resubmit(
-            keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.events(job.type, job.id)],
-            args=[self.settings.retention_seconds],
+            keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.events(job.type, job.id),
+                  *fair_keys(job.type)],
+            args=[self.settings.retention_seconds, DEFAULT_TENANT],
         )
         if verdict == "missing":
             raise NotFound(f"no job with id {job.id}")

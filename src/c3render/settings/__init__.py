@@ -73,6 +73,9 @@ class Settings(BaseSettings, OperationsSettings):
     """First retry delay; it doubles with each retry."""
     max_queued: int = Field(0, ge=0)
     """Most jobs waiting per job type; over it a submit answers 429 (0: no cap)."""
+    fair_share: bool = True
+    """Workers take the waiting jobs of each API key name in turn (round robin per job type);
+    false: one queue per type, first in first out within each priority."""
     heartbeat_seconds: float = Field(1.0, gt=0, le=60)
     liveness_seconds: float = Field(3.0, gt=0, le=600)
     """A worker whose heartbeats stop for this long is lost: its jobs run elsewhere."""

@@ -23,6 +23,7 @@ _STATUS_DOC = {"type": "object", "required": ["id", "status"], "properties": {
     "created_at": {"type": "string"}, "started_at": {"type": ["string", "null"]},
     "finished_at": {"type": ["string", "null"]}, "progress": {"type": "number"},
     "queue_position": {"type": "integer"}, "attempts": {"type": "integer"},
+    "priority": {"type": "string", "enum": ["high", "normal", "low"]},
     "error_type": {"type": "string", "enum": [
         "input", "engine", "unavailable", "transient", "timeout", "worker_lost", "cancelled",
         "requested", "redis_lost"]},

@@ -1,12 +1,27 @@
--- How many entries wait ahead of a queued entry, counting up to a limit.
--- KEYS: queue stream. ARGV: group, entry, limit
-local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
-local last = '0-0'
-for _, g in ipairs(groups) do
-  local info = {}
-  for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
-  if info['name'] == ARGV[1] then last = info['last-delivered-id'] end
+-- How many waiting jobs will start before a queued one, counting up to a limit: under round
+-- robin, its own tenant's jobs ahead of it (priority, then age), and from every other tenant
+-- as many (one more for a tenant served before its own in the rotation), as far as it has
+-- them. Exact while no job arrives; a handed-back job (taken over first) answers 0.
+-- KEYS: job hash, ready zset, tenants zset
+-- ARGV: limit
+local h = redis.call('HMGET', KEYS[1], 'status', 'ready')
+local member, limit = h[2], tonumber(ARGV[1])
+if h[1] ~= 'queued' or not member or not redis.call('ZSCORE', KEYS[2], member) then return 0 end
+local tenant = string.sub(member, 1, 16)
+local own = redis.call('ZLEXCOUNT', KEYS[2], '[' .. tenant, '(' .. member)
+local mine = tonumber(redis.call('ZSCORE', KEYS[3], tenant) or '0')
+local ahead = own
+local others = redis.call('ZRANGE', KEYS[3], 0, 999, 'WITHSCORES')
+for i = 1, #others, 2 do
+  if ahead >= limit then break end
+  if others[i] ~= tenant then
+    local cap = own
+    local score = tonumber(others[i + 1])
+    if score < mine or (score == mine and others[i] < tenant) then cap = own + 1 end
+    if cap > 0 then
+      local waiting = redis.call('ZLEXCOUNT', KEYS[2], '[' .. others[i], '[' .. others[i] .. '\255')
+      ahead = ahead + math.min(waiting, cap)
+    end
+  end
 end
-local ahead = redis.call('XRANGE', KEYS[1], '(' .. last, ARGV[2], 'COUNT', tonumber(ARGV[3]) + 1)
-if #ahead == 0 then return 0 end
-return #ahead - 1
+return math.min(ahead, limit)
