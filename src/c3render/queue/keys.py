@@ -64,6 +64,20 @@ def stats(job_type: JobType | str) -> str:
     return f"{_tag(job_type)}:stats"
 
 
+def waiting(job_type: JobType | str) -> str:
+    """Sorted set of chained jobs waiting for other jobs' outputs, scored by when
+    housekeeping next re-checks them (the safety net; finish scripts wake them)."""
+    return f"{_tag(job_type)}:waiting"
+
+
+def wakeups(job_type: JobType | str) -> str:
+    """Sorted set of ended jobs whose dependants still have to be woken, by end time.
+
+    ``lib.lua`` derives this name from a job hash's (``record_wakeup``): keep them in step.
+    """
+    return f"{_tag(job_type)}:wakeups"
+
+
 def worker(worker_id: str) -> str:
     """A worker's liveness key; it expires unless the worker heartbeats."""
     return f"{PREFIX}:worker:{worker_id}"

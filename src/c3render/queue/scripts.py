@@ -45,3 +45,5 @@ class Scripts:
         self.resubmit = load("resubmit")
         self.position = load("position")
         self.restore = load("restore")
+        self.link = load("link")
+        self.resolve = load("resolve")

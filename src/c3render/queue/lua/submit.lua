@@ -3,7 +3,9 @@
 --       event stream, stats hash
 -- ARGV: id, complete_in, ttl of the queued job (and idempotency key), has idempotency key
 --       ('1'/'0'), type, params JSON, notify_url, max_time, owner (the API key's name, or ''),
---       most queued jobs (0: no cap), group
+--       most queued jobs (0: no cap), group, chained jobs: the refs ('type:id ...') it waits
+--       for ('' for none) and when housekeeping re-checks it; KEYS[7]: the waiting zset
+--       (a waiting job gets no stream entry until its parents succeed: resolve.lua)
 -- Returns {id, 1} for a new job, {earlier id, 0} for a repeated idempotency key, and
 -- {'', 2, waiting} when the queue already holds the most jobs it may (nothing is written).
 if ARGV[4] == '1' then
@@ -16,14 +18,16 @@ if cap > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
   local waiting = redis.call('XLEN', KEYS[2]) - pending
   if waiting >= cap then return {'', 2, waiting} end
 end
-local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
+local entry = ''
+if ARGV[12] == '' then entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1]) end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'type', ARGV[5], 'status', 'queued', 'params', ARGV[6],
   'notify_url', ARGV[7], 'created_at', NOW, 'deadline', NOW + tonumber(ARGV[2]), 'max_time', ARGV[8],
   'attempts', 0, 'progress', 0, 'entry', entry, 'owner', ARGV[9], 'run', 0)
+if ARGV[12] ~= '' then hold_for_inputs(KEYS[1], KEYS[7], ARGV[1], ARGV[12], NOW + tonumber(ARGV[13])) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[3], NOW, ARGV[1])
 if ARGV[4] == '1' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[3]) end
-status_event(KEYS[1], KEYS[5], 'queued', NOW, {})
+status_event(KEYS[1], KEYS[5], 'queued', NOW, {waiting_for = ARGV[12]})
 align_expiry(KEYS[5], ARGV[3])
 redis.call('HINCRBY', KEYS[6], 'submitted', 1)
 return {ARGV[1], 1}
