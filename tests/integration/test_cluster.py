@@ -110,3 +110,20 @@ def test_a_killed_workers_job_runs_again_on_a_cluster(
     with worker_process(cluster_worker_env, log=tmp_path / "rescuer.log"):
         doc = _wait(api, job_id, "success", 30)
     assert doc["attempts"] == 2 and runs.read_text().count(f"done {job_id}") == 1
+
+
+def test_a_chain_across_hash_slots_on_a_cluster(
+    api: FlaskClient, cluster_worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    speech = api.post("/csm", json={"text": "sleep:1"}).get_json()["id"]
+    heard = api.post("/whisper", json={"audio_url": f"job:{speech}"}).get_json()["id"]
+    doomed = api.post("/csm", json={"text": "sleep:30"}).get_json()["id"]
+    orphan = api.post("/whisper", json={"audio_url": f"job:{doomed}"}).get_json()["id"]
+    assert _status(api, heard)["waiting_for"] == [speech]
+    api.post(f"/job/{doomed}", json={"status": "cancelled"})
+    assert doomed in _status(api, orphan)["error"]
+    env = dict(cluster_worker_env, C3_ENGINES=cluster_worker_env["C3_ENGINES"]
+               + ",whisper=tests.fixtures.engines:scripted_whisper")
+    with worker_process(env, types="csm,whisper", log=tmp_path / "worker.log"):
+        _wait(api, heard, "success")
+    assert api.get(f"/result/{heard}").get_json()["text"] == "heard 0.10 s"
