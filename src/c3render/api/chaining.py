@@ -17,7 +17,7 @@ from c3render.api.schemas import CsmRequest, PortraitRequest
 from c3render.api.services import services
 from c3render.api.tenancy import require_visible
 from c3render.api.validation import parse
-from c3render.errors import NotFound, RequestError
+from c3render.errors import Conflict, NotFound, RequestError
 from c3render.job import INPUT_FIELDS, JOB_OUTPUTS, Job, JobStatus, JobType
 from c3render.queue.chains import Reference, output_key, output_kind, parse_reference
 
@@ -79,6 +79,24 @@ def speech_request(portrait: PortraitRequest) -> CsmRequest:
 def with_speech_job(portrait: PortraitRequest, speech_id: str) -> PortraitRequest:
     """The portrait reading the speech job's output (``audio_url = job:<id>``)."""
     return portrait.model_copy(update={"audio_url": f"job:{speech_id}", "speech_job": speech_id})
+
+
+def end_speech_stage(portrait: Job, status: JobStatus) -> None:
+    """A portrait rendered from text was ended by request: its speech job, still queued or
+    running for it alone, ends the same way (the portrait is one job to its client)."""
+    speech_id = portrait.params.get("speech_job")
+    if portrait.type is not JobType.PORTRAIT or not speech_id:
+        return
+    store = services().store
+    try:
+        speech = store.find(str(speech_id))
+    except NotFound:
+        return
+    if not speech.status.is_final:
+        try:
+            store.end(speech, status, f"its portrait {portrait.id} was {status.value} by request")
+        except Conflict:
+            pass  # it ended meanwhile
 
 
 def chain_document(job: Job) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from c3render.api.auth import current_owner
 from c3render.api.chaining import (
     chain_document,
     check_references,
+    end_speech_stage,
     speech_request,
     with_speech_job,
 )
@@ -188,6 +189,7 @@ def control(job_id: str) -> Response:
     error = command.error or default_error.get(command.status, "failed by request")
     if not (command.remove_data and job.status.is_final):
         svc.store.end(job, new_status, error)
+        end_speech_stage(job, new_status)
     if command.remove_data:
         _remove_data(job)
     return jsonify(status_document(svc.store.find(job.id)))
