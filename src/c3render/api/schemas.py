@@ -67,7 +67,11 @@ def _input_url(value: str) -> str:
 
 
 HttpUrl = Annotated[str, Field(strict=True, max_length=4096), AfterValidator(_http_url)]
-InputUrl = Annotated[str, Field(strict=True, max_length=4096), AfterValidator(_input_url)]
+InputUrl = Annotated[str, Field(
+    strict=True, max_length=4096,
+    description="an http(s) URL, or (addition) job:<id> / job:<id>#<output> naming another "
+                "job's output: the job waits for it (see the README, Chained jobs)",
+), AfterValidator(_input_url)]
 """A URL the worker reads: a link, or another job's output (checked at submit:
 ``api/references.py``)."""
 NonBlank = Annotated[str, Field(strict=True, max_length=100_000), AfterValidator(_non_blank)]

@@ -16,7 +16,12 @@ from c3render.api.chaining import (
     with_speech_job,
 )
 from c3render.api.documents import status_document
-from c3render.api.schemas import REQUEST_SCHEMAS, ControlRequest, with_defaults
+from c3render.api.schemas import (
+    REQUEST_SCHEMAS,
+    ControlRequest,
+    PortraitRequest,
+    with_defaults,
+)
 from c3render.api.services import base_url, services
 from c3render.api.tenancy import (
     admit_submission,
@@ -50,7 +55,7 @@ def _submit(job_type: JobType) -> tuple[Response, int]:
         raise RequestError("Idempotency-Key: must be 1 to 255 characters", "Idempotency-Key")
     store = services().store
     parents = check_references(job_type, job_request)
-    if job_type is JobType.PORTRAIT and job_request.from_text:
+    if isinstance(job_request, PortraitRequest) and job_request.from_text:
         job_request, speech = _speech_stage(job_request, key)
         parents.append(speech)
     job_id, created = _submit_owned(job_type, job_request, key, parents)
@@ -96,7 +101,7 @@ def prefer_wait(header: str, cap: float) -> float:
     return 0.0
 
 
-def _speech_stage(portrait: Any, key: str | None) -> tuple[Any, Job]:
+def _speech_stage(portrait: PortraitRequest, key: str | None) -> tuple[PortraitRequest, Job]:
     """A portrait from text: submit its /csm job first; the portrait then reads its output."""
     speech = speech_request(portrait)
     speech_parents = check_references(JobType.CSM, speech)
