@@ -13,6 +13,9 @@ from flask.testing import FlaskClient
 from redis.cluster import RedisCluster
 
 from c3render.api import create_app
+from c3render.job import JobType
+from c3render.queue import keys
+from c3render.queue.chains import Chains
 from c3render.queue.connection import connect
 from c3render.settings import load_settings
 from tests.support.servers import redis_cluster
@@ -122,6 +125,10 @@ def test_a_chain_across_hash_slots_on_a_cluster(
     assert _status(api, heard)["waiting_for"] == [speech]
     api.post(f"/job/{doomed}", json={"status": "cancelled"})
     assert doomed in _status(api, orphan)["error"]
+    client = connect(load_settings())
+    client.zadd(keys.waiting(JobType.WHISPER), {heard: 0})  # due for its re-check now
+    assert Chains(client, 3600).sweep() == 1  # housekeeping's pipeline spans the slots
+    assert _status(api, heard)["waiting_for"] == [speech]  # re-linked, still waiting
     env = dict(cluster_worker_env, C3_ENGINES=cluster_worker_env["C3_ENGINES"]
                + ",whisper=tests.fixtures.engines:scripted_whisper")
     with worker_process(env, types="csm,whisper", log=tmp_path / "worker.log"):

@@ -138,20 +138,21 @@ class Chains:
         """Housekeeping: wake dependants of parents whose wake-up was left undone, and
         re-check jobs that have waited ``RECHECK_SECONDS`` (a parent that was never linked,
         expired or vanished). Returns how many entries it looked at."""
-        seconds, micros = self.redis.time()
+        seconds, micros = self.redis.time()  # Redis's clock, as the scores were written
         now = seconds + micros / 1e6
-        seen = 0
+        pipe = self.redis.pipeline(transaction=False)  # one round trip for every set
         for job_type in JobType:
-            late = self.redis.zrangebyscore(keys.wakeups(job_type), "-inf",
-                                            now - WAKE_GRACE_SECONDS, start=0, num=SWEEP_BATCH)
+            pipe.zrangebyscore(keys.wakeups(job_type), "-inf", now - WAKE_GRACE_SECONDS,
+                               start=0, num=SWEEP_BATCH)
+            pipe.zrangebyscore(keys.waiting(job_type), "-inf", now, start=0, num=SWEEP_BATCH)
+        found = pipe.execute()
+        for index, job_type in enumerate(JobType):
+            late, due = found[2 * index], found[2 * index + 1]
             for job_id in late:
                 self.wake(job_type, job_id)
-            due = self.redis.zrangebyscore(keys.waiting(job_type), "-inf", now,
-                                           start=0, num=SWEEP_BATCH)
             for job_id in due:
                 self.recheck(job_type, job_id, now)
-            seen += len(late) + len(due)
-        return seen
+        return sum(len(ids) for ids in found)
 
     def recheck(self, job_type: JobType, job_id: str, now: float) -> None:
         """Link a waiting job to its parents again (idempotent); a parent that ended or is
