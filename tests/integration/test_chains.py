@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from c3render.job import JobStatus, JobType
 from c3render.queue import keys
 from c3render.queue.leases import Leases
+from c3render.queue.store import JobStore
 from c3render.settings import load_settings
 from c3render.storage import create_storage
 from tests.support.media import wav_bytes
@@ -233,3 +234,21 @@ def test_portrait_takes_exactly_one_of_audio_url_or_text(client: FlaskClient) ->
     clone = client.post("/portrait", json={"image_url": "https://example.org/a.png",
                                            "text": "hi", "voice": "clone"})
     assert clone.status_code == 400 and "reference_audio_url" in clone.get_json()["error"]
+
+
+def test_a_child_whose_link_was_lost_is_resolved_by_the_recheck(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    speech = _submit(client, "/csm", {"text": "sleep:30"})
+    heard = _submit(client, "/whisper", {"audio_url": f"job:{speech}"})
+    # the API died between storing the child and linking it: the parent never knew
+    redis_client.hdel(keys.job(JobType.CSM, speech), "dependants")
+    client.post(f"/job/{speech}", json={"status": "cancelled"})
+    assert _status(client, heard)["status"] == "queued"
+    store = JobStore(redis_client, load_settings())
+    assert store.chains.sweep() == 0  # not due yet (re-checked every 30 s)
+    redis_client.zadd(keys.waiting(JobType.WHISPER), {heard: 0})
+    assert store.chains.sweep() == 1
+    doc = _status(client, heard)
+    assert doc["status"] == "failed" and speech in doc["error"] and "cancelled" in doc["error"]
+    assert redis_client.zscore(keys.waiting(JobType.WHISPER), heard) is None
