@@ -73,7 +73,7 @@ InputUrl = Annotated[str, Field(
                 "job's output: the job waits for it (see the README, Chained jobs)",
 ), AfterValidator(_input_url)]
 """A URL the worker reads: a link, or another job's output (checked at submit:
-``api/references.py``)."""
+``api/chaining.py``)."""
 NonBlank = Annotated[str, Field(strict=True, max_length=100_000), AfterValidator(_non_blank)]
 StrictNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
@@ -206,7 +206,7 @@ class PortraitRequest(JobRequest):
     topk: StrictInt = Field(50, ge=1, le=100)
     max_audio_length: StrictInt = Field(10000, ge=1000, le=30000)
     pause_duration: StrictInt = Field(150, ge=0, le=500)
-    speech_job: str | None = Field(None, exclude=False, json_schema_extra={"readOnly": True})
+    speech_job: str | None = Field(None, json_schema_extra={"readOnly": True})
     """Set by the API (never by a client): the /csm job that renders the speech."""
 
     _strip = model_validator(mode="before")(_drop_internal)

@@ -103,10 +103,15 @@ class Chains:
     def wake(self, job_type: JobType, job_id: str) -> None:
         """Hand an ended job's outcome to each job waiting for it, then forget the wake-up."""
         dependants = self.redis.hget(keys.job(job_type, job_id), "dependants") or ""
+        parent = self._read(job_type, job_id) if dependants else None  # once for them all
         for member in dependants.split():
             child_type, _, child_id = member.partition(":")
-            self._resolve_from(job_type, job_id, JobType(child_type), child_id)
+            self._resolve_from(job_type, job_id, JobType(child_type), child_id, parent)
         self.redis.zrem(keys.wakeups(job_type), job_id)
+
+    def _read(self, job_type: JobType, job_id: str) -> Job | None:
+        data = self.redis.hgetall(keys.job(job_type, job_id))
+        return Job.from_hash(data) if data and "status" in data else None
 
     def wake_quietly(self, job_type: JobType, job_id: str) -> None:
         """``wake``, logging a failure instead of raising (housekeeping repeats it)."""
@@ -115,10 +120,10 @@ class Chains:
         except Exception:
             log.exception("waking the jobs waiting for %s failed; housekeeping retries", job_id)
 
-    def _resolve_from(self, parent_type: JobType, parent_id: str,
-                      child_type: JobType, child_id: str) -> None:
-        data = self.redis.hgetall(keys.job(parent_type, parent_id))
-        parent = Job.from_hash(data) if data and "status" in data else None
+    def _resolve_from(self, parent_type: JobType, parent_id: str, child_type: JobType,
+                      child_id: str, parent: Job | None = None) -> None:
+        if parent is None:
+            parent = self._read(parent_type, parent_id)
         params = self.redis.hget(keys.job(child_type, child_id), "params")
         if params is None:
             return  # the waiting job is gone (expired)
