@@ -53,6 +53,18 @@ INPUT_FIELDS: dict[JobType, dict[str, InputKind]] = {
     JobType.ANALYZE: {"image_url": "image"},
 }
 
+OutputKind = Literal["audio", "image", "video"]
+"""What a job's named output holds (an input field takes an output of its own kind)."""
+
+#: The outputs a job offers to chained jobs (``"audio_url": "job:<id>#<name>"``): ``result``
+#: is the main result file; a portrait rendered from ``text`` also keeps its ``speech``.
+JOB_OUTPUTS: dict[JobType, dict[str, OutputKind]] = {
+    JobType.CSM: {"result": "audio"},
+    JobType.PORTRAIT: {"result": "video", "speech": "audio"},
+    JobType.WHISPER: {},
+    JobType.ANALYZE: {},
+}
+
 
 class JobSpec(Protocol):
     """What the queue needs to create a job (a validated request of ``api/schemas.py``)."""
@@ -104,6 +116,11 @@ class Job:
     """Who submitted it: the name of the API key, or None (no keys, or before owners)."""
     priority: str = "normal"
     """high, normal or low: the order among its owner's waiting jobs of its type."""
+    waiting_for: list[str] = field(default_factory=list)
+    """Chained jobs: the jobs (``type:id``) whose outputs it still waits for (queued, off
+    its stream, meanwhile)."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Chained jobs: the storage key each ``job:`` input field reads."""
 
     @classmethod
     def from_hash(cls, data: dict[str, str]) -> Job:
@@ -139,4 +156,6 @@ class Job:
             webhook=json.loads(data["webhook"]) if data.get("webhook") else None,
             owner=data.get("owner") or None,
             priority=data.get("priority") or "normal",
+            waiting_for=(data.get("waiting_for") or "").split(),
+            sources=json.loads(data.get("sources") or "{}"),
         )

@@ -15,6 +15,8 @@ from redis.cluster import RedisCluster
 from c3render.api import create_app
 from c3render.api.schemas import CsmRequest
 from c3render.job import JobType
+from c3render.queue import keys
+from c3render.queue.chains import Chains
 from c3render.queue.connection import connect
 from c3render.queue.reading import Reader
 from c3render.queue.registry import WorkerRegistry
@@ -130,3 +132,24 @@ def test_fair_share_takes_keys_in_turn_on_a_cluster(cluster_env: dict[str, str])
     ids = [d.job_id for d in taken if d is not None]
     assert sorted(ids) == sorted(flood + [single]) and ids.index(single) <= 1
     assert reader.read((JobType.CSM,), "w1", 10) is None
+
+
+def test_a_chain_across_hash_slots_on_a_cluster(
+    api: FlaskClient, cluster_worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    speech = api.post("/csm", json={"text": "sleep:1"}).get_json()["id"]
+    heard = api.post("/whisper", json={"audio_url": f"job:{speech}"}).get_json()["id"]
+    doomed = api.post("/csm", json={"text": "sleep:30"}).get_json()["id"]
+    orphan = api.post("/whisper", json={"audio_url": f"job:{doomed}"}).get_json()["id"]
+    assert _status(api, heard)["waiting_for"] == [speech]
+    api.post(f"/job/{doomed}", json={"status": "cancelled"})
+    assert doomed in _status(api, orphan)["error"]
+    client = connect(load_settings())
+    client.zadd(keys.waiting(JobType.WHISPER), {heard: 0})  # due for its re-check now
+    assert Chains(client, 3600).sweep() == 1  # housekeeping's pipeline spans the slots
+    assert _status(api, heard)["waiting_for"] == [speech]  # re-linked, still waiting
+    env = dict(cluster_worker_env, C3_ENGINES=cluster_worker_env["C3_ENGINES"]
+               + ",whisper=tests.fixtures.engines:scripted_whisper")
+    with worker_process(env, types="csm,whisper", log=tmp_path / "worker.log"):
+        _wait(api, heard, "success")
+    assert api.get(f"/result/{heard}").get_json()["text"] == "heard 0.10 s"

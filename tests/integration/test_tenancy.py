@@ -157,3 +157,12 @@ def test_remove_data_never_deletes_another_keys_upload(settings_env: dict[str, s
     client.post(f"/job/{bobs['id']}", json={"status": "cancelled", "remove_data": True},
                 headers=BOB)
     assert _upload_exists(app, alices["id"])
+
+
+def test_a_chained_job_reads_only_its_own_keys_jobs(isolated: FlaskClient) -> None:
+    alices = submit(isolated, ALICE)
+    refused = isolated.post("/whisper", json={"audio_url": f"job:{alices}"}, headers=BOB)
+    assert refused.status_code == 400 and refused.get_json()["error"].startswith("audio_url:")
+    assert alices in refused.get_json()["error"]  # as for a job that does not exist
+    accepted = isolated.post("/whisper", json={"audio_url": f"job:{alices}"}, headers=ALICE)
+    assert accepted.status_code == 200

@@ -51,7 +51,31 @@ def _non_blank(value: str) -> str:
     return _printable(value)
 
 
+_JOB_REFERENCE = re.compile(
+    r"^job:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(#[a-z_]{1,32})?$"
+)
+
+
+def _input_url(value: str) -> str:
+    """An input: an http(s) link, or (addition) another job's output, ``job:<id>[#output]``."""
+    if value.startswith("job:"):
+        if not _JOB_REFERENCE.match(value):
+            raise ValueError("must be job:<id> or job:<id>#<output> naming a job of this service")
+        return value
+    try:
+        return _http_url(value)
+    except ValueError:
+        raise ValueError("must be an http or https URL, or job:<id> naming a job") from None
+
+
 HttpUrl = Annotated[str, Field(strict=True, max_length=4096), AfterValidator(_http_url)]
+InputUrl = Annotated[str, Field(
+    strict=True, max_length=4096,
+    description="an http(s) URL, or (addition) job:<id> / job:<id>#<output> naming another "
+                "job's output: the job waits for it (see the README, Chained jobs)",
+), AfterValidator(_input_url)]
+"""A URL the worker reads: a link, or another job's output (checked at submit:
+``api/chaining.py``)."""
 NonBlank = Annotated[str, Field(strict=True, max_length=100_000), AfterValidator(_non_blank)]
 StrictNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
@@ -147,7 +171,7 @@ class CsmRequest(JobRequest):
     text: NonBlank | None = None
     monologue: list[NonBlank] | None = Field(None, min_length=1, max_length=1000)
     voice: Annotated[Voice, BeforeValidator(_voice_alias)] = "random"
-    reference_audio_url: HttpUrl | None = None
+    reference_audio_url: InputUrl | None = None
     reference_text: NonBlank | None = None
     temperature: StrictNumber = Field(0.9, ge=0, le=2)
     topk: StrictInt = Field(50, ge=1, le=100)
@@ -173,17 +197,62 @@ class CsmRequest(JobRequest):
         return self
 
 
-class PortraitRequest(JobRequest):
-    """POST /portrait — talking portrait video."""
+SPEECH_FIELDS = ("text", "monologue", "voice", "reference_audio_url", "reference_text",
+                 "temperature", "topk", "max_audio_length", "pause_duration")
+"""The /csm fields a /portrait may carry instead of audio_url (its speech stage)."""
 
-    image_url: HttpUrl
-    audio_url: HttpUrl
+
+def _drop_internal(data: Any) -> Any:
+    if isinstance(data, dict) and "speech_job" in data:
+        data = {name: value for name, value in data.items() if name != "speech_job"}
+    return data
+
+
+class PortraitRequest(JobRequest):
+    """POST /portrait — talking portrait video.
+
+    Addition: instead of ``audio_url``, ``text`` or ``monologue`` with the /csm voice fields:
+    the API then submits a /csm job first and this one reads its output (``speech_job``).
+    """
+
+    image_url: InputUrl
+    audio_url: InputUrl | None = None
+    text: NonBlank | None = None
+    monologue: list[NonBlank] | None = Field(None, min_length=1, max_length=1000)
+    voice: Annotated[Voice, BeforeValidator(_voice_alias)] = "random"
+    reference_audio_url: InputUrl | None = None
+    reference_text: NonBlank | None = None
+    temperature: StrictNumber = Field(0.9, ge=0, le=2)
+    topk: StrictInt = Field(50, ge=1, le=100)
+    max_audio_length: StrictInt = Field(10000, ge=1000, le=30000)
+    pause_duration: StrictInt = Field(150, ge=0, le=500)
+    speech_job: str | None = Field(None, json_schema_extra={"readOnly": True})
+    """Set by the API (never by a client): the /csm job that renders the speech."""
+
+    _strip = model_validator(mode="before")(_drop_internal)
+
+    @model_validator(mode="after")
+    def _check_audio(self) -> PortraitRequest:
+        given = [x is not None for x in (self.audio_url, self.text, self.monologue)]
+        if sum(given) != 1:
+            raise ValueError("audio_url: give exactly one of audio_url, text or monologue")
+        return self
+
+    @property
+    def from_text(self) -> bool:
+        """True when the speech is to be rendered first (no audio_url given)."""
+        return self.audio_url is None
+
+    def speech_fields(self) -> dict[str, Any]:
+        """The /csm request of the speech stage (only the fields the client gave)."""
+        return {name: getattr(self, name) for name in SPEECH_FIELDS
+                if name in self.model_fields_set}
 
 
 class WhisperRequest(JobRequest):
     """POST /whisper — speech to text."""
 
-    audio_url: HttpUrl
+    audio_url: InputUrl
     model: Literal["tiny", "base", "small", "medium", "large", "large-v2", "large-v3"] = "medium"
     task: Literal["transcribe", "translate"] = "transcribe"
     language: Annotated[str, Field(strict=True, max_length=40), AfterValidator(_language)] = ""
@@ -194,7 +263,7 @@ class WhisperRequest(JobRequest):
 class AnalyzeRequest(JobRequest):
     """POST /analyze — image analysis."""
 
-    image_url: HttpUrl
+    image_url: InputUrl
     # addition: a question for a vision-language model; the embedded engine notes it
     prompt: Annotated[
         str, Field(strict=True, max_length=2000), AfterValidator(_printable)

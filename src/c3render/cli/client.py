@@ -75,7 +75,8 @@ class Client:
         body = dict(fields)
         for name in INPUT_FIELDS[job_type]:
             value = body.get(name)
-            if isinstance(value, (str, Path)) and not str(value).startswith(("http://", "https://")):
+            linked = str(value).startswith(("http://", "https://", "job:"))  # job: a chained job
+            if isinstance(value, (str, Path)) and not linked:
                 body[name] = self.upload(Path(value).expanduser())
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         return str(self._call("POST", f"/{job_type.value}", json=body, headers=headers)["id"])

@@ -12,7 +12,8 @@ def result_document(job: Job, storage: Storage, base_url: str) -> dict[str, Any]
     """``{"id", "status", "result_url" | "text", ...additions}``, plus ``error`` when it failed.
 
     ``result_url`` is a fresh signed link (its lifetime is ``C3_LINK_SECONDS``); the
-    additions an engine reported (duration, language, segments, analysis, ...) follow.
+    additions an engine reported (duration, language, segments, analysis, ...) follow, and a
+    link per named output (``speech_url`` of a portrait rendered from text).
     """
     doc: dict[str, Any] = {"id": job.id, "status": job.status.value}
     if job.status is JobStatus.SUCCESS:
@@ -21,6 +22,8 @@ def result_document(job: Job, storage: Storage, base_url: str) -> dict[str, Any]
             doc["result_url"] = storage.link(key, base_url)
         if "text" in job.result:
             doc["text"] = job.result["text"]
+        for name, output in (job.result.get("outputs") or {}).items():  # e.g. speech_url
+            doc[f"{name}_url"] = storage.link(output["file_key"], base_url)
         doc.update(job.result.get("extra", {}))
     if job.error:
         doc["error"] = job.error

@@ -2,7 +2,8 @@
 
 Every URL a job reads goes through :func:`fetch_input`. Each hop, redirects included, is
 checked by the address guard and connected to the checked address (``guard``). Links this service signed
-itself are read straight from storage. The content is sniffed from its first bytes.
+itself, and the outputs of other jobs a chained job names (``job:<id>``), are read straight
+from storage (``fetch_stored``). The content is sniffed from its first bytes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from c3render.job import InputKind
 from c3render.settings import Settings
 from c3render.storage import Storage
 
-__all__ = ["fetch_input", "human_size"]
+__all__ = ["fetch_input", "fetch_stored", "human_size"]
 
 CHUNK = 64 * 1024
 
@@ -129,7 +130,10 @@ def _require(head: bytes, field: str, kind: str) -> Sniffed:
     return found
 
 
-def _from_storage(key: str, dest_dir: Path, field: str, kind: str, storage: Storage) -> Path:
+def fetch_stored(key: str, dest_dir: Path, field: str, kind: str, storage: Storage) -> Path:
+    """Copy the stored object ``key`` (our own link's, or a chained job's output) into
+    ``dest_dir`` as the input ``field``, checking it sniffs as ``kind``."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
     part = dest_dir / f".{field}.part"
     try:
         storage.get_to_file(key, part)
@@ -154,7 +158,7 @@ def fetch_input(url: str, dest_dir: Path, field: str, kind: InputKind,
     dest_dir.mkdir(parents=True, exist_ok=True)
     key = storage.key_for_url(url)
     if key is not None:
-        return _from_storage(key, dest_dir, field, kind, storage)
+        return fetch_stored(key, dest_dir, field, kind, storage)
     part = dest_dir / f".{field}.part"
     deadline = time.monotonic() + settings.fetch_total_timeout
     response = _open_following(url, field, settings, deadline)

@@ -54,6 +54,16 @@ def tenant_id(owner: str | None) -> str:
     return hashlib.sha256((owner or "").encode()).hexdigest()[:16]
 
 
+DEFAULT_TENANT = tenant_id(None)
+"""The tenant of jobs without an owner, of jobs from before fair share, and of every job
+when fair share is off (``C3_FAIR_SHARE=false``: one FIFO by priority)."""
+
+
+def fair_keys(job_type: JobType) -> list[str]:
+    """The ready zset, tenants zset and fair hash of ``job_type`` (``lua/fair.lua``)."""
+    return [ready(job_type), tenants(job_type), fair(job_type)]
+
+
 def dead_letters(job_type: JobType | str) -> str:
     """Stream of jobs that failed because their workers died too often."""
     return f"{_tag(job_type)}:dead"
@@ -85,6 +95,20 @@ def stats(job_type: JobType | str) -> str:
     and run duration histograms (``<name>:le:<bound>``, ``<name>:count``, ``<name>:sum``),
     webhook deliveries; written by the scripts, so every process counts in one place."""
     return f"{_tag(job_type)}:stats"
+
+
+def waiting(job_type: JobType | str) -> str:
+    """Sorted set of chained jobs waiting for other jobs' outputs, scored by when
+    housekeeping next re-checks them (the safety net; finish scripts wake them)."""
+    return f"{_tag(job_type)}:waiting"
+
+
+def wakeups(job_type: JobType | str) -> str:
+    """Sorted set of ended jobs whose dependants still have to be woken, by end time.
+
+    ``lib.lua`` derives this name from a job hash's (``record_wakeup``): keep them in step.
+    """
+    return f"{_tag(job_type)}:wakeups"
 
 
 def worker(worker_id: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from c3render.job import FINAL_STATUSES, Job, JobStatus, JobType
 from c3render.queue import keys
+from c3render.queue.chains import Chains
 from c3render.queue.connection import RedisClient
 from c3render.queue.reading import HANDED_BACK, HANDED_BACK_IDLE_MS, Delivery
 from c3render.queue.registry import WorkerRegistry
@@ -58,6 +59,7 @@ class Leases:
         self.redis = client
         self.settings = settings
         self.scripts = Scripts(client)
+        self.chains = Chains(client, settings.retention_seconds)
 
     def ensure_groups(self, job_types: tuple[JobType, ...]) -> None:
         """Create the queue streams and the consumer group of ``job_types`` if missing."""
@@ -77,6 +79,8 @@ class Leases:
             ],
         )
         if reply[0] != "run":
+            if reply[0] in ("expired", "dead"):  # it ended here: wake the jobs waiting for it
+                self.chains.wake_quietly(job_type, job_id)
             return None
         data = dict(zip(reply[2::2], reply[3::2]))
         return Claim(job=Job.from_hash(data), entry=entry, run=int(reply[1]))
@@ -97,12 +101,13 @@ class Leases:
         """Record the end of a run; False when the job was ended or taken over meanwhile.
 
         ``logs``: the run's last log lines (time, level, message), appended in the same
-        script just before the end event.
+        script just before the end event. Jobs waiting for this one (chained) are woken
+        right after.
         """
         if status not in FINAL_STATUSES:
             raise ValueError(f"finish needs an end state, not {status.value}")
         job = claim.job
-        return bool(
+        recorded = int(
             self.scripts.finish(
                 keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
                       keys.events(job.type, job.id), keys.stats(job.type)],
@@ -114,19 +119,25 @@ class Leases:
                 ],
             )
         )
+        if recorded == 2:
+            self.chains.wake_quietly(job.type, job.id)
+        return recorded > 0
 
     def retry_later(self, claim: Claim, error: str, error_type: str) -> str:
         """A run failed in a way that may pass: queue the job again after a backoff, or end
         it failed when it failed too often. Returns 'retry', 'failed' or 'superseded'."""
         job = claim.job
         delay = self.settings.retry_backoff_seconds * 2 ** (job.failures)
-        return str(self.scripts.retry(
+        outcome = str(self.scripts.retry(
             keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.delayed(job.type),
                   keys.outbox(job.type), keys.dead_letters(job.type), keys.events(job.type, job.id),
                   keys.stats(job.type)],
             args=[job.id, claim.entry, claim.run, delay, error, error_type,
                   self.settings.max_retries, self.settings.retention_seconds, keys.GROUP],
         ))
+        if outcome == "failed":
+            self.chains.wake_quietly(job.type, job.id)
+        return outcome
 
     def release(self, claim: Claim) -> bool:
         """Let go of a run whose job was ended from outside (cancelled, timed out, failed).

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from c3render.job import JobType
 from c3render.queue import keys
 from c3render.queue.connection import RedisClient
+from c3render.queue.keys import DEFAULT_TENANT, fair_keys
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.scripts import Scripts
-from c3render.queue.store import DEFAULT_TENANT, fair_keys
 from c3render.settings import Settings
 
 HANDED_BACK = "handed-back"

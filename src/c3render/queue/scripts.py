@@ -51,3 +51,5 @@ class Scripts:
         self.restore = load("restore")
         self.take = load("take")
         self.migrate = load("migrate")
+        self.link = load("link")
+        self.resolve = load("resolve")

@@ -18,7 +18,9 @@ import redis
 from c3render.errors import Conflict, NotFound, TooManyRequests
 from c3render.job import Job, JobSpec, JobStatus, JobType
 from c3render.queue import keys, listing
+from c3render.queue.chains import RECHECK_SECONDS, Chains, references
 from c3render.queue.connection import RedisClient
+from c3render.queue.keys import DEFAULT_TENANT, fair_keys
 from c3render.queue.scripts import Scripts
 from c3render.settings import Settings
 
@@ -45,16 +47,6 @@ def ensure_groups(client: RedisClient, job_types: tuple[JobType, ...] = JOB_TYPE
                         args=[keys.GROUP, DEFAULT_TENANT])
 
 
-DEFAULT_TENANT = keys.tenant_id(None)
-"""The tenant of jobs without an owner, of jobs from before fair share, and of every job
-when fair share is off (``C3_FAIR_SHARE=false``: one FIFO by priority)."""
-
-
-def fair_keys(job_type: JobType) -> list[str]:
-    """The ready zset, tenants zset and fair hash of ``job_type`` (``lua/fair.lua``)."""
-    return [keys.ready(job_type), keys.tenants(job_type), keys.fair(job_type)]
-
-
 def job_tenant(settings: Settings, owner: str | None) -> str:
     """The tenant a new job waits with: its key's name, or one for all without fair share."""
     return keys.tenant_id(owner) if settings.fair_share else DEFAULT_TENANT
@@ -67,6 +59,7 @@ class JobStore:
         self.redis = client
         self.settings = settings
         self.scripts = Scripts(client)
+        self.chains = Chains(client, settings.retention_seconds)
 
     def ensure_groups(self, job_types: tuple[JobType, ...] = JOB_TYPES) -> None:
         """Create each queue stream and its consumer group if missing (idempotent)."""
@@ -78,11 +71,14 @@ class JobStore:
         spec: JobSpec,
         idempotency_key: str | None = None,
         owner: str | None = None,
+        waiting_for: list[Job] | None = None,
     ) -> tuple[str, bool]:
         """Store and queue a new job in one round trip; return (id, created).
 
         With an ``idempotency_key`` seen before for this job type, the earlier job's id is
         returned and nothing is created. ``owner`` names who submitted it (an API key's name).
+        A chained job ``waiting_for`` other jobs is stored without a stream entry and linked
+        to them (``chains.Chains.link``), which queues it at once if they already succeeded.
         """
         job_id = str(uuid.uuid4())
         ttl = spec.complete_in + self.settings.retention_seconds
@@ -94,11 +90,12 @@ class JobStore:
         result = self.scripts.submit(
             keys=[job_key, keys.queue(job_type), keys.index(job_type), idempotency,
                   keys.events(job_type, job_id), keys.stats(job_type),
-                  *fair_keys(job_type)],
+                  *fair_keys(job_type), keys.waiting(job_type)],
             args=[
                 job_id, spec.complete_in, ttl, has_key, job_type.value, spec.params_json(),
                 spec.notify_url or "", spec.max_time, owner or "", self.settings.max_queued,
                 keys.GROUP, job_tenant(self.settings, owner), getattr(spec, "priority", "normal"),
+                _refs(waiting_for), RECHECK_SECONDS,
             ],
         )
         if int(result[1]) == 2:
@@ -107,7 +104,10 @@ class JobStore:
                 f"{self.settings.max_queued}); try again shortly",
                 retry_after=QUEUE_FULL_RETRY_SECONDS,
             )
-        return str(result[0]), bool(int(result[1]))
+        created = bool(int(result[1]))
+        if created and waiting_for:
+            self.chains.link(job_type, str(result[0]), waiting_for)
+        return str(result[0]), created
 
     def find(self, job_id: str) -> Job:
         """The job with ``job_id`` (any type); ``NotFound`` when there is none.
@@ -145,16 +145,19 @@ class JobStore:
             raise NotFound(f"no job with id {job.id}")
         if verdict == "ended":
             raise Conflict(f"job {job.id} already ended ({previous})")
+        self.chains.wake_quietly(job.type, job.id)
         return JobStatus(previous)
 
     def current(self, job: Job) -> Job:
         """``job``, ended first (timed_out) if it is still queued past its complete_in deadline."""
         if job.status is not JobStatus.QUEUED or time.time() <= job.deadline:
             return job
-        self._run_end(
+        verdict, _ = self._run_end(
             job, JobStatus.TIMED_OUT, "the job was not started before its complete_in deadline",
             "timeout", only_expire=True,
         )
+        if verdict == "ok":
+            self.chains.wake_quietly(job.type, job.id)
         return Job.from_hash(self.redis.hgetall(keys.job(job.type, job.id)))
 
     def _run_end(
@@ -181,11 +184,19 @@ class JobStore:
 
     def resubmit(self, job: Job) -> Job:
         """Queue a failed or timed-out job again under the same id (``POST /job/{id}/retry``),
-        with a fresh complete_in deadline of the same length. ``Conflict`` for other states."""
+        with a fresh complete_in deadline of the same length. ``Conflict`` for other states.
+
+        A chained job resumes from its last finished stage: a parent that succeeded is not
+        run again; one that failed or timed out is retried first and the job waits for it.
+        """
+        if job.status not in (JobStatus.FAILED, JobStatus.TIMED_OUT):
+            raise Conflict(f"job {job.id} is {job.status.value}: only failed or timed_out jobs "
+                           "can be retried")
+        parents = self._retry_parents(job)
         verdict, previous = self.scripts.resubmit(
             keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.events(job.type, job.id),
-                  *fair_keys(job.type)],
-            args=[self.settings.retention_seconds, DEFAULT_TENANT],
+                  *fair_keys(job.type), keys.waiting(job.type)],
+            args=[self.settings.retention_seconds, DEFAULT_TENANT, _refs(parents), RECHECK_SECONDS],
         )
         if verdict == "missing":
             raise NotFound(f"no job with id {job.id}")
@@ -193,7 +204,28 @@ class JobStore:
             raise Conflict(
                 f"job {job.id} is {previous}: only failed or timed_out jobs can be retried"
             )
+        if parents:
+            self.chains.link(job.type, job.id, parents)
         return self.find(job.id)
+
+    def _retry_parents(self, job: Job) -> list[Job]:
+        """The parents a retried chained job must wait for (retried first when they failed)."""
+        waiting: dict[str, Job] = {}
+        for reference in references(job.type, job.params):
+            try:
+                parent = self.find(reference.job_id)
+            except NotFound:
+                raise Conflict(f"{reference.field}: job {reference.job_id}, whose output it "
+                               "reads, no longer exists; submit the chain again") from None
+            if parent.status is JobStatus.SUCCESS or parent.id in waiting:
+                continue
+            if parent.status is JobStatus.CANCELLED:
+                raise Conflict(f"{reference.field}: job {parent.id}, whose output it reads, "
+                               "was cancelled; submit the chain again")
+            if parent.status.is_final:
+                parent = self.resubmit(parent)
+            waiting[parent.id] = parent
+        return list(waiting.values())
 
     def list_jobs(
         self,
@@ -219,3 +251,8 @@ class JobStore:
     def queue_depths(self) -> dict[str, dict[str, int]]:
         """Per job type: entries waiting to be delivered and entries held by workers."""
         return listing.queue_depths(self.redis, JOB_TYPES)
+
+
+def _refs(jobs: list[Job] | None) -> str:
+    """The jobs as the scripts list them: ``type:id`` separated by spaces."""
+    return " ".join(f"{job.type.value}:{job.id}" for job in jobs or ())

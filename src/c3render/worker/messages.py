@@ -23,6 +23,8 @@ class RunJob:
     params: dict[str, Any]
     run: int
     """The run number (see ``queue.leases.Claim``): results are stored per run."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Chained jobs: the storage key each ``job:`` input field reads."""
 
     @property
     def run_id(self) -> str:

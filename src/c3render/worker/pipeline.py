@@ -8,6 +8,7 @@ receives the small result document.
 from __future__ import annotations
 
 import logging
+import mimetypes
 import secrets
 import shutil
 from functools import cached_property
@@ -16,9 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from c3render.engines.base import Engine, EngineJob, EngineResult, ProgressFn
-from c3render.errors import JobError
-from c3render.inputs.fetch import fetch_input
-from c3render.job import INPUT_FIELDS
+from c3render.errors import InputError, JobError
+from c3render.inputs.fetch import fetch_input, fetch_stored
+from c3render.job import INPUT_FIELDS, InputKind, JobType
 from c3render.settings import Settings
 from c3render.storage import Storage, create_storage
 from c3render.worker.messages import Done, Failed, RunJob
@@ -56,14 +57,15 @@ class JobPipeline:
             if self.engine is None:
                 raise JobError(self.unavailable or "no engine")
             workdir.mkdir(parents=True, exist_ok=True)
+            inputs = self._fetch_inputs(job, workdir)
             engine_job = EngineJob(
                 id=job.id, type=job.type, params=job.params,
-                inputs=self._fetch_inputs(job, workdir), workdir=workdir, progress=progress,
+                inputs=inputs, workdir=workdir, progress=progress,
             )
             log.debug("job %s: running the %s engine", job.id, self.engine.name)
             result = self.engine.run(engine_job)
             log.debug("job %s: the engine finished; storing the result", job.id)
-            return Done(job.run_id, self._store(result, job))
+            return Done(job.run_id, self._store(result, job, inputs))
         except JobError as exc:
             message = self._scrub(str(exc))
             if message != str(exc):
@@ -114,12 +116,19 @@ class JobPipeline:
         inputs_dir = workdir / "inputs"
         inputs_dir.mkdir(exist_ok=True)
         log.info("job %s: fetching %s", job.id, ", ".join(fields))
-        return {
-            name: fetch_input(job.params[name], inputs_dir, name, kind, self.settings, self.storage)
-            for name, kind in fields.items()
-        }
+        return {name: self._fetch(job, name, kind, inputs_dir) for name, kind in fields.items()}
 
-    def _store(self, result: EngineResult, job: RunJob) -> dict[str, Any]:
+    def _fetch(self, job: RunJob, name: str, kind: InputKind, inputs_dir: Path) -> Path:
+        """One input: a chained job's output straight from storage, else the URL."""
+        value = str(job.params[name])
+        if value.startswith("job:"):
+            key = job.sources.get(name)
+            if key is None:
+                raise InputError(f"{name}: the output of the job it names is not known yet")
+            return fetch_stored(key, inputs_dir, name, kind, self.storage)
+        return fetch_input(value, inputs_dir, name, kind, self.settings, self.storage)
+
+    def _store(self, result: EngineResult, job: RunJob, inputs: dict[str, Path]) -> dict[str, Any]:
         stored: dict[str, Any] = {"extra": result.extra}
         if result.text is not None:
             stored["text"] = result.text
@@ -130,7 +139,19 @@ class JobPipeline:
             media_type = result.media_type or "application/octet-stream"
             self.storage.put_file(key, result.file, media_type)
             stored.update(file_key=key, media_type=media_type)
+        speech = inputs.get("audio_url")
+        if job.type is JobType.PORTRAIT and job.params.get("speech_job") and speech:
+            stored["outputs"] = {"speech": self._keep_output(speech, job, "speech")}
         return stored
+
+    def _keep_output(self, path: Path, job: RunJob, output: str) -> dict[str, str]:
+        """Store an input as a named output of this run (a portrait's rendered speech)."""
+        sniffed = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        key = results_prefix(job.id, job.run) + (
+            f"{output}-{secrets.token_urlsafe(12)}{path.suffix}"
+        )
+        self.storage.put_file(key, path, sniffed)
+        return {"file_key": key, "media_type": sniffed}
 
 
 def _out_of_memory(exc: BaseException) -> bool:

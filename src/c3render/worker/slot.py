@@ -128,7 +128,8 @@ class Slot:
 
     def _execute(self, claim: Claim, engine: EngineHandle) -> None:
         job = claim.job
-        self._run = RunJob(id=job.id, type=job.type, params=job.params, run=claim.run)
+        self._run = RunJob(id=job.id, type=job.type, params=job.params, run=claim.run,
+                           sources=job.sources)
         engine.send(self._run)
         deadline = time.monotonic() + claim.run_seconds  # skew-free: Redis timed the start
         last_check = time.monotonic()

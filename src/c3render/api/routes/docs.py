@@ -28,7 +28,9 @@ _STATUS_DOC = {"type": "object", "required": ["id", "status"], "properties": {
         "input", "engine", "unavailable", "transient", "timeout", "worker_lost", "cancelled",
         "requested", "redis_lost"]},
     "retry_at": {"type": ["string", "null"]}, "last_error": {"type": ["string", "null"]},
-    "webhook": {"type": "object"}}}
+    "webhook": {"type": "object"},
+    "waiting_for": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+    "stage": {"type": "string", "enum": ["speech", "video"]}, "stages": {"type": "object"}}}
 _ID = [{"name": "job_id", "in": "path", "required": True,
         "schema": {"type": "string", "format": "uuid"}}]
 

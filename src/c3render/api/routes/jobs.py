@@ -8,12 +8,19 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from c3render.api.auth import current_owner
+from c3render.api.chaining import (
+    chain_document,
+    check_references,
+    end_speech_stage,
+    speech_request,
+    with_speech_job,
+)
 from c3render.api.documents import status_document
 from c3render.api.routes.voices import check_named_voices
 from c3render.api.schemas import (
     REQUEST_SCHEMAS,
     ControlRequest,
-    CsmRequest,
+    PortraitRequest,
     with_defaults,
 )
 from c3render.api.services import base_url, services
@@ -44,13 +51,16 @@ def _submit(job_type: JobType) -> tuple[Response, int]:
         parse(REQUEST_SCHEMAS[job_type], read_json_body()),
         max_time=settings.default_max_time, complete_in=settings.default_complete_in,
     )
-    if isinstance(job_request, CsmRequest):
-        check_named_voices(job_request)
+    check_named_voices(job_request)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 255:
         raise RequestError("Idempotency-Key: must be 1 to 255 characters", "Idempotency-Key")
     store = services().store
-    job_id, created = _submit_owned(job_type, job_request, key)
+    parents = check_references(job_type, job_request)
+    if isinstance(job_request, PortraitRequest) and job_request.from_text:
+        job_request, speech = _speech_stage(job_request, key)
+        parents.append(speech)
+    job_id, created = _submit_owned(job_type, job_request, key, parents)
     status = JobStatus.QUEUED.value if created else store.find(job_id).status.value
     finished = wait_preferred(job_id)
     if finished is not None:
@@ -93,14 +103,26 @@ def prefer_wait(header: str, cap: float) -> float:
     return 0.0
 
 
-def _submit_owned(job_type: JobType, job_request: Any, key: str | None) -> tuple[str, bool]:
-    """Queue the job as the current API key's: its limits, its uploads, its idempotency."""
+def _speech_stage(portrait: PortraitRequest, key: str | None) -> tuple[PortraitRequest, Job]:
+    """A portrait from text: submit its /csm job first; the portrait then reads its output."""
+    speech = speech_request(portrait)
+    speech_parents = check_references(JobType.CSM, speech)
+    speech_id, _ = _submit_owned(JobType.CSM, speech, f"{key}\0speech" if key else None,
+                                 speech_parents)
+    return with_speech_job(portrait, speech_id), services().store.find(speech_id)
+
+
+def _submit_owned(job_type: JobType, job_request: Any, key: str | None,
+                  parents: list[Job] | None = None) -> tuple[str, bool]:
+    """Queue the job as the current API key's: its limits, its uploads, its idempotency;
+    a chained job waits for ``parents``."""
     owner = current_owner()
     uploads = own_uploads(job_type, job_request, owner)
     token = admit_submission(owner)
     try:
         job_id, created = services().store.submit(
-            job_type, job_request, scoped_idempotency_key(key, owner), owner=owner or None
+            job_type, job_request, scoped_idempotency_key(key, owner), owner=owner or None,
+            waiting_for=parents,
         )
     except BaseException:
         if token is not None:
@@ -134,6 +156,7 @@ def status(job_id: str) -> Response:
     """GET /status/{id}: the job's status document."""
     job = _load(job_id)
     doc = status_document(job, services().store.queue_position(job))
+    doc.update(chain_document(job))
     if request.args.get("logs") in ("1", "true"):  # as fal: the job's log lines
         doc["logs"] = JobEvents(services().redis).logs(job)
     return jsonify(doc)
@@ -173,6 +196,7 @@ def control(job_id: str) -> Response:
     error = command.error or default_error.get(command.status, "failed by request")
     if not (command.remove_data and job.status.is_final):
         svc.store.end(job, new_status, error)
+        end_speech_stage(job, new_status)
     if command.remove_data:
         _remove_data(job)
     return jsonify(status_document(svc.store.find(job.id)))

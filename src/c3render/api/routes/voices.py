@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from c3render.api.schemas import CsmRequest
+from c3render.api.schemas import JobRequest
 from c3render.api.services import services
 from c3render.engines.tts.voices import BUILT_IN, find_voice, named_voices
 from c3render.errors import RequestError
@@ -36,11 +36,13 @@ def list_voices() -> Response:
         "clone": "a voice like reference_audio_url (with reference_text)"}})
 
 
-def check_named_voices(job_request: CsmRequest) -> None:
-    """400 naming the field when a request names a voice that ``C3_VOICES_DIR`` lacks."""
+def check_named_voices(job_request: JobRequest) -> None:
+    """400 naming the field when a request (/csm, or /portrait from text) names a voice that
+    ``C3_VOICES_DIR`` lacks."""
     folder = services().settings.voices_dir
-    wanted = [("voice", job_request.voice)]
-    for index, turn in enumerate(job_request.conversation or []):
+    voice = getattr(job_request, "voice", None)
+    wanted = [("voice", voice)] if isinstance(voice, str) else []
+    for index, turn in enumerate(getattr(job_request, "conversation", None) or []):
         wanted.append((f"conversation.{index}.speaker", turn.speaker))
     for field, name in wanted:
         if name in ("random", "clone", *BUILT_IN):

@@ -80,6 +80,55 @@ local function webhook_event(job, outbox, id, event, now, notify)
   redis.call('ZADD', outbox, now, id .. '|' .. event)
 end
 
+-- === Chained jobs (job:<id> inputs) =========================================================
+-- A job that waits for others keeps their refs ('type:id', space-separated) in its field
+-- 'waiting_for' and has no stream entry meanwhile; each parent lists its dependants the same
+-- way in its own hash ('dependants', written by link.lua). A chain's keys sit in two hash
+-- slots (the parent's type and the child's), so no script touches both: when a parent with
+-- dependants ends, end_job records it in its type's wake-up set (same slot as the parent)
+-- and Python moves the dependants (resolve.lua, queue/chains.py): the process that ended
+-- the parent does it at once, housekeeping re-checks the set if that process died.
+
+-- True when the space-separated list holds word.
+local function has_word(list, word)
+  for each in string.gmatch(list or '', '%S+') do
+    if each == word then return true end
+  end
+  return false
+end
+
+-- The space-separated list without word.
+local function without_word(list, word)
+  local kept = {}
+  for each in string.gmatch(list or '', '%S+') do
+    if each ~= word then table.insert(kept, each) end
+  end
+  return table.concat(kept, ' ')
+end
+
+-- The wake-up set of a job's type, from its hash's name (keys.wakeups: 'c3:{type}:wakeups').
+local function wakeups_of(job)
+  return (string.gsub(job, ':job:[^:]*$', ':wakeups'))
+end
+
+-- A job ends: when others wait for it, record that they must be woken. True when so.
+local function record_wakeup(job, id, now)
+  local dependants = redis.call('HGET', job, 'dependants')
+  if dependants and dependants ~= '' then
+    redis.call('ZADD', wakeups_of(job), now, id)
+    return true
+  end
+  return false
+end
+
+-- A new job waits for the jobs in refs: it joins its type's waiting set, re-checked by
+-- housekeeping at recheck_at (the safety net, should its parents never be linked).
+local function hold_for_inputs(job, waiting, id, refs, recheck_at)
+  redis.call('HSET', job, 'waiting_for', refs)
+  redis.call('ZADD', waiting, recheck_at, id)
+end
+-- === end of chained jobs =====================================================================
+
 -- End a job: write its end state and the extra fields {name, value, ...}, count the end
 -- ('ends' must only ever reach 1: the chaos suite checks it), let the hash expire after the
 -- retention period, queue its webhook when it has a notify_url, and append the status event.
@@ -101,6 +150,7 @@ local function end_job(job, outbox, events, stats, id, status, now, retention, n
   end
   status_event(job, events, status, now, extra)
   align_expiry(events, retention)
+  return record_wakeup(job, id, now)  -- chained jobs
 end
 
 -- True when a status is an end state (the job hash exists and the job is over).
