@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     """Longest a submit with ``Prefer: wait=N`` is held waiting for the job to end."""
     openai_wait_seconds: float = Field(600.0, gt=0, le=7200)
     """Longest a /v1/audio request is held for its job; past it the answer is 504."""
+    stream_wait_seconds: float = Field(300.0, gt=0, le=7200)  # GET /stream: wait for a start
+    stream_ttl_seconds: int = Field(600, ge=10)  # a run's audio stream kept after its last piece
+    stream_max_bytes: int = Field(32 * 1024 * 1024, ge=0)  # PCM per run in Redis (0: no stream)
 
     # --- files: data directory, inputs, results, uploads -------------------------
     data_dir: Path = Path("data")

@@ -15,8 +15,17 @@ from c3render.queue.leases import Claim
 from c3render.queue.reading import Delivery
 from c3render.worker.context import SlotContext, through_outages
 from c3render.worker.engine_process import EngineHandle
-from c3render.worker.messages import Done, Failed, FromEngine, LogLine, Progress, RunJob
+from c3render.worker.messages import (
+    AudioChunk,
+    Done,
+    Failed,
+    FromEngine,
+    LogLine,
+    Progress,
+    RunJob,
+)
 from c3render.worker.pipeline import results_prefix, run_workdir
+from c3render.worker.run_audio import RunAudio
 from c3render.worker.run_log import RunLog
 
 log = logging.getLogger(__name__)
@@ -44,6 +53,7 @@ class Slot:
         self._last_idle_reclaim = 0.0
         self._last_progress = 0.0
         self.logs = RunLog(self.leases)
+        self.audio = RunAudio(self.leases.redis, context.settings)
         self._run: RunJob | None = None
 
     # --- the loop ----------------------------------------------------------------
@@ -131,6 +141,7 @@ class Slot:
         last_check = time.monotonic()
         self._last_progress = 0.0
         self.logs.start()
+        self.audio.start()
         while True:
             try:
                 message = engine.poll(POLL_SECONDS)
@@ -171,6 +182,9 @@ class Slot:
             return False
         if isinstance(message, LogLine):
             self.logs.add(message)
+            return False
+        if isinstance(message, AudioChunk):
+            self.audio.add(claim, message)
             return False
         if isinstance(message, Done):
             self._finish(claim, JobStatus.SUCCESS, result=message.result)
