@@ -51,7 +51,9 @@ class SpeechRequest(BaseModel):
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
     speed: Annotated[float, Field(ge=0.25, le=4.0)] = 1.0
     instructions: str | None = None
-    stream_format: Literal["audio", "sse"] = "audio"
+    stream_format: Literal["audio", "sse"] = Field("audio", description=(
+        "audio given explicitly (mp3, wav, pcm at speed 1): the bytes are sent as the "
+        "sentences render (chunked); otherwise the whole file once rendered; sse: 400"))
 
 
 @openai_bp.errorhandler(C3Error)
