@@ -78,6 +78,9 @@ def test_a_retried_job_streams_only_its_new_run(
     response = client.get(f"/stream/{job_id}?format=pcm")
     assert response.headers["X-Stream-Run"] == "2"
     assert abs(len(response.get_data()) - 3 * PIECE_BYTES) <= 4  # run 2's three, not five
+    stale = client.get(f"/stream/{job_id}?format=pcm&offset=100&run=1")  # a resume of run 1
+    assert stale.status_code == 409 and "run 2" in stale.get_json()["error"]
+    assert client.get(f"/stream/{job_id}?format=pcm&offset=100&run=2").status_code == 200
 
 
 def test_a_run_over_the_size_cap_is_cut(

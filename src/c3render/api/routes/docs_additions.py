@@ -59,14 +59,18 @@ def _stream() -> dict[str, Any]:
              "schema": {"type": "string", "enum": list(STREAM_FORMATS)}},
             {"name": "offset", "in": "query", "required": False,
              "description": "start at this byte of the stream (resume)",
-             "schema": {"type": "integer", "minimum": 0}}],
+             "schema": {"type": "integer", "minimum": 0}},
+            {"name": "run", "in": "query", "required": False,
+             "description": "the X-Stream-Run being resumed: 409 when the job has moved on "
+                            "to another run (retried), instead of mixing two runs' audio",
+             "schema": {"type": "integer", "minimum": 1}}],
         "responses": {
             "200": {"description": "the audio, chunked; headers X-Stream-Run, X-Stream-Offset",
                     "content": {media: {"schema": {"type": "string", "format": "binary"}}
                                 for media in STREAM_FORMATS.values()}},
             "400": error("bad id, format or offset, or not a /csm job"),
             "404": error("no such job"),
-            "409": error("the job ended without success"),
+            "409": error("the job ended without success, or is on another run"),
             "410": error("the job's audio stream is no longer kept (see /result)"),
             "504": error("the job did not start in time")}}}
 

@@ -2,9 +2,10 @@
 
 ``?format=`` mp3 (MP3 frames, 24 kHz mono 64 kbit/s), wav (16-bit 24 kHz mono, one header
 with an unknown length, then the samples) or pcm (the bare samples, s16le 24 kHz mono);
-by default the job's own ``format`` (an ogg job streams mp3). ``?offset=N`` resumes: the
-body starts at byte N of the same file (the pieces are kept in Redis, and encoding them
-again gives the same bytes). A queued job is waited for (up to ``C3_STREAM_WAIT_SECONDS``,
+by default the job's own ``format`` (an ogg job streams mp3). ``?offset=N&run=R`` resumes:
+the body starts at byte N of the same file (the pieces are kept in Redis, and encoding them
+again gives the same bytes); ``run`` (the ``X-Stream-Run`` header of the first response)
+makes a resume after a retry answer 409 instead of mixing two runs' audio. A queued job is waited for (up to ``C3_STREAM_WAIT_SECONDS``,
 then 504); a job that ended other than success answers 409, a finished job whose audio is
 no longer kept 410 (its file stays at ``/result``). The stored result is unchanged.
 """
@@ -18,7 +19,7 @@ from flask import Blueprint, Response, request
 from c3render.api.routes.jobs import _load as load_job
 from c3render.api.services import services
 from c3render.api.speech_stream import stream_body, streamable_run, wait_for_start
-from c3render.errors import RequestError
+from c3render.errors import Conflict, RequestError
 from c3render.job import Job, JobType
 from c3render.media.streaming import STREAM_FORMATS, STREAM_RATE
 
@@ -39,6 +40,9 @@ def stream(job_id: str) -> Response:
     svc = services()
     job = wait_for_start(svc.redis, svc.store, job, svc.settings.stream_wait_seconds)
     run = streamable_run(svc.redis, job)
+    if request.args.get("run") not in (None, "", str(run)):
+        raise Conflict(f"run: job {job.id} is now on run {run}, whose audio starts anew; "
+                       "read it from offset 0 (without run)")
     return audio_response(stream_body(svc.redis, job, run, fmt, offset), fmt, run, offset)
 
 
