@@ -21,6 +21,7 @@ from c3render.engines.tts.text import split_sentences
 from c3render.errors import InputError
 from c3render.job import JobType
 from c3render.media.audio import decode_audio, encode_audio
+from c3render.media.streaming import STREAM_RATE, PcmConverter
 from c3render.settings import Settings
 from tests.support.wer import wer
 
@@ -252,3 +253,27 @@ def test_a_named_voice_is_the_clone_of_its_recording_searched_once(
     assert engine.plan_voice("dashwood", job) is engine.plan_voice("dashwood", job)  # searched once
     with pytest.raises(InputError, match="voice: no voice named 'nobody'"):
         engine.plan_voice("nobody", job)
+
+
+def test_each_sentence_is_emitted_as_rendered_and_together_they_are_the_result(
+    engine: PiperEngine, tmp_path: Path
+) -> None:
+    pieces: list[np.ndarray] = []
+    workdir = tmp_path / "emit"
+    workdir.mkdir()
+    params = CsmRequest(monologue=["One line here.", "Then another.", "And the last."],
+                        voice="conversational_a", temperature=0.0, pause_duration=300,
+                        format="wav").params()
+    job = EngineJob("job-emit", JobType.CSM, params, {}, workdir,
+                    emit_audio=lambda samples, rate: pieces.append(samples.copy()))
+    result = engine.run(job)
+    assert len(pieces) == 3 and all(piece.size for piece in pieces)
+    # every piece after the first starts with the pause before its sentence
+    assert np.abs(pieces[1][: int(engine.sample_rate * 0.3)]).max() == 0.0
+    converter = PcmConverter()
+    streamed = np.frombuffer(b"".join([converter.convert(p, engine.sample_rate) for p in pieces]
+                                      + [converter.flush()]), dtype="<i2") / 32768.0
+    stored = decode_audio(result.file, STREAM_RATE)
+    assert abs(streamed.size - stored.size) <= 4, (streamed.size, stored.size)
+    size = min(streamed.size, stored.size)
+    assert np.corrcoef(streamed[:size], stored[:size])[0, 1] > 0.999

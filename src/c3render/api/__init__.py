@@ -26,6 +26,7 @@ from c3render.api.routes.health import health_bp
 from c3render.api.routes.jobs import jobs_bp
 from c3render.api.routes.metrics import metrics_bp
 from c3render.api.routes.openai_audio import openai_bp
+from c3render.api.routes.stream import stream_bp
 from c3render.api.routes.ui import ui_bp
 from c3render.api.routes.uploads import uploads_bp
 from c3render.api.routes.voices import voices_bp
@@ -86,6 +87,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
 def register_user_facing(app: Flask) -> None:
     """The blueprints for people and hosted-API habits: live events, OpenAI audio,
-    Prometheus metrics, the /docs page and the /ui dashboard."""
-    for blueprint in (events_bp, openai_bp, metrics_bp, docs_page_bp, ui_bp, voices_bp):
+    Prometheus metrics, the /docs page, the /ui dashboard, named voices and streamed speech."""
+    for blueprint in (events_bp, openai_bp, metrics_bp, docs_page_bp, ui_bp, voices_bp, stream_bp):
         app.register_blueprint(blueprint)

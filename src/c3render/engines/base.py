@@ -15,14 +15,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+import numpy as np
+
 from c3render.job import JobType
 from c3render.settings import Settings
 
 ProgressFn = Callable[[float], None]
+AudioFn = Callable[[np.ndarray, int], None]
+"""Takes the next piece of a speech result's audio: float32 mono samples and their rate."""
 
 
 def _no_progress(fraction: float) -> None:
     """Default progress callback: ignore."""
+
+
+def _no_audio(samples: np.ndarray, rate: int) -> None:
+    """Default audio callback: nobody streams this job."""
 
 
 @dataclass
@@ -39,6 +47,10 @@ class EngineJob:
     """A private empty directory for this job, removed after the job ends."""
     progress: ProgressFn = _no_progress
     """Report progress in 0..1; cheap to call often (the worker rate-limits it)."""
+    emit_audio: AudioFn = _no_audio
+    """Hand over the next piece of the audio result as soon as it is rendered (for
+    ``GET /stream``): pieces in order, together exactly the result's samples. Engines
+    without audio never call it; ``SpeechEngine`` calls it once per sentence."""
 
 
 @dataclass

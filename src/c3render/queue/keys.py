@@ -171,3 +171,12 @@ def events(job_type: JobType | str, job_id: str) -> str:
 
 EVENTS_MAXLEN = 5000
 """About how many events a job's stream keeps (the oldest go first); passed to the scripts."""
+
+
+def audio(job_type: JobType | str, job_id: str, run: int) -> str:
+    """Stream of one run's audio pieces (PCM) for ``GET /stream``, written by the worker.
+
+    One key per run, so the pieces of a retried job's runs never mix; it expires
+    ``C3_STREAM_TTL_SECONDS`` after its last write (see ``queue/audio_stream.py``).
+    """
+    return f"{_tag(job_type)}:audio:{job_id}:{run}"

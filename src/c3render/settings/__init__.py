@@ -25,6 +25,7 @@ from typing_extensions import Annotated
 
 from c3render.errors import ConfigError
 from c3render.settings.operations import OperationsSettings
+from c3render.settings.speech import SpeechSettings
 from c3render.settings.parsing import split_commas, split_pairs
 from c3render.settings.secret_key import (
     MAKE_SECRET,
@@ -43,7 +44,7 @@ __all__ = [
 
 CommaList = Annotated[list[str], NoDecode]
 
-class Settings(BaseSettings, OperationsSettings):
+class Settings(BaseSettings, OperationsSettings, SpeechSettings):
     """Every setting of the service. See ``env.sample`` for a commented list (the
     operations ones — log format, proxies — are in ``operations.py``)."""
 
@@ -164,8 +165,6 @@ class Settings(BaseSettings, OperationsSettings):
     csm_voices_dir: Path | None = None
     """A folder of ``conversational_a.wav`` + ``conversational_a.txt`` (and ``_b``): the
     recording and its words that define each CSM voice; else ``<model>/prompts``."""
-    voices_dir: Path | None = None
-    """Named /csm voices: ``<name>.wav`` + ``<name>.txt`` each (``engines/tts/voices.py``)."""
     # speech to text: models kept loaded per engine process (least recently used dropped)
     whisper_max_loaded: int = Field(2, ge=1, le=16)
 

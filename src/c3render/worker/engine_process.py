@@ -34,6 +34,7 @@ from c3render.worker.messages import (
     ToEngine,
 )
 from c3render.worker.pipeline import JobPipeline
+from c3render.worker.run_audio import AudioSender
 
 log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -207,8 +208,9 @@ def serve(
         if isinstance(job, Stop):
             return
         sender.run_id = job.run_id
+        audio = AudioSender(sender.send, job.run_id)
         with job_logging(job.id, process_wide=True):
-            outcome = pipeline.run(job, _progress_sender(sender, job.run_id))
+            outcome = pipeline.run(job, _progress_sender(sender, job.run_id), audio)
         sender.run_id = None
         sender.send(outcome)
 

@@ -1,8 +1,8 @@
 """The typed messages between a slot (supervisor side) and its engine process.
 
 Slot → engine: ``RunJob`` or ``Stop``. Engine → slot: ``Ready`` once the engine has
-loaded (or failed to), then per job any number of ``Progress`` and ``LogLine`` and one
-``Done`` or ``Failed``. Every message about a job carries its ``run_id``, ``"{job id}/{run}"``, so a
+loaded (or failed to), then per job any number of ``Progress``, ``LogLine`` and
+``AudioChunk`` and one ``Done`` or ``Failed``. Every message about a job carries its ``run_id``, ``"{job id}/{run}"``, so a
 late message of one run can never be taken for another's.
 """
 
@@ -64,6 +64,17 @@ class LogLine:
 
 
 @dataclass(frozen=True)
+class AudioChunk:
+    """The next piece of the run's audio stream (``GET /stream``): s16le mono PCM at
+    ``media.streaming.STREAM_RATE``. ``seq`` counts from 0; ``last`` marks the final piece."""
+
+    run_id: str
+    seq: int
+    pcm: bytes
+    last: bool = False
+
+
+@dataclass(frozen=True)
 class Done:
     """The run succeeded; ``result`` is what the finish script stores (already uploaded)."""
 
@@ -86,4 +97,4 @@ class Failed:
 
 
 ToEngine = Union[RunJob, Stop]
-FromEngine = Union[Ready, Progress, LogLine, Done, Failed]
+FromEngine = Union[Ready, Progress, LogLine, AudioChunk, Done, Failed]

@@ -23,6 +23,7 @@ from c3render.job import INPUT_FIELDS, InputKind, JobType
 from c3render.settings import Settings
 from c3render.storage import Storage, create_storage
 from c3render.worker.messages import Done, Failed, RunJob
+from c3render.worker.run_audio import AudioSender
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,10 @@ class JobPipeline:
         """Result and upload storage, opened on first use (a job with no files needs none)."""
         return create_storage(self.settings)
 
-    def run(self, job: RunJob, progress: ProgressFn) -> Done | Failed:
-        """Fetch the job's inputs, run the engine, store its result; never raises."""
+    def run(self, job: RunJob, progress: ProgressFn, audio: AudioSender | None = None
+            ) -> Done | Failed:
+        """Fetch the job's inputs, run the engine (its audio pieces go to ``audio`` as they
+        come), store its result; never raises."""
         workdir = run_workdir(self.settings, job)
         try:
             if self.engine is None:
@@ -62,8 +65,12 @@ class JobPipeline:
                 id=job.id, type=job.type, params=job.params,
                 inputs=inputs, workdir=workdir, progress=progress,
             )
+            if audio is not None:
+                engine_job.emit_audio = audio
             log.debug("job %s: running the %s engine", job.id, self.engine.name)
             result = self.engine.run(engine_job)
+            if audio is not None:
+                audio.finish()  # the stream is complete before the result is stored
             log.debug("job %s: the engine finished; storing the result", job.id)
             return Done(job.run_id, self._store(result, job, inputs))
         except JobError as exc:

@@ -16,8 +16,17 @@ from c3render.queue.reading import Delivery
 from c3render.settings.logs import bind_job
 from c3render.worker.context import SlotContext, through_outages
 from c3render.worker.engine_process import EngineHandle
-from c3render.worker.messages import Done, Failed, FromEngine, LogLine, Progress, RunJob
+from c3render.worker.messages import (
+    AudioChunk,
+    Done,
+    Failed,
+    FromEngine,
+    LogLine,
+    Progress,
+    RunJob,
+)
 from c3render.worker.pipeline import results_prefix, run_workdir
+from c3render.worker.run_audio import RunAudio
 from c3render.worker.run_log import RunLog
 
 log = logging.getLogger(__name__)
@@ -45,6 +54,7 @@ class Slot:
         self._last_idle_reclaim = 0.0
         self._last_progress = 0.0
         self.logs = RunLog(self.leases)
+        self.audio = RunAudio(self.leases.redis, context.settings)
         self._run: RunJob | None = None
 
     # --- the loop ----------------------------------------------------------------
@@ -135,6 +145,7 @@ class Slot:
         last_check = time.monotonic()
         self._last_progress = 0.0
         self.logs.start()
+        self.audio.start()
         while True:
             try:
                 message = engine.poll(POLL_SECONDS)
@@ -175,6 +186,9 @@ class Slot:
             return False
         if isinstance(message, LogLine):
             self.logs.add(message)
+            return False
+        if isinstance(message, AudioChunk):
+            self.audio.add(claim, message)
             return False
         if isinstance(message, Done):
             self._finish(claim, JobStatus.SUCCESS, result=message.result)

@@ -1,8 +1,8 @@
 """The OpenAPI description of the endpoints for people and hosted-API habits (events,
-OpenAI audio, metrics, the dashboard), kept apart from ``docs.py``.
+OpenAI audio, streamed speech, metrics, the dashboard), kept apart from ``docs.py``.
 
 ``add_user_facing(paths)`` adds them to a document's ``paths``; ``/openapi.json`` has them.
-/events streams until the job ends and /v1/audio/* hold the request until their job ends,
+/events and /stream stream until the job ends and /v1/audio/* hold the request until their job ends,
 so the schema fuzzer (``tests/integration/test_schemathesis.py``, no worker) reads the
 document without them.
 """
@@ -13,6 +13,7 @@ from typing import Any
 
 from c3render.api.openai_shapes import TRANSCRIPT_FORMATS
 from c3render.api.routes.openai_audio import SpeechRequest
+from c3render.media.streaming import STREAM_FORMATS
 
 _ID = {"name": "job_id", "in": "path", "required": True,
        "schema": {"type": "string", "format": "uuid"}}
@@ -39,8 +40,44 @@ def _transcription(summary: str) -> dict[str, Any]:
         "400": _OPENAI_ERROR, "401": _OPENAI_ERROR, "504": _OPENAI_ERROR}}}
 
 
+def _stream() -> dict[str, Any]:
+    """``GET /stream/{id}``: a /csm job's audio while it renders."""
+    def error(text: str) -> dict[str, Any]:
+        return {"description": text, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"error": {"type": "string"}}}}}}
+
+    return {"get": {
+        "summary": "A /csm job's audio as it is rendered, sentence by sentence (chunked)",
+        "description": "Waits (C3_STREAM_WAIT_SECONDS) for a queued job to start. The body "
+                       "ends early when the job fails mid-stream. Resume after a disconnect "
+                       "with offset = the bytes already received (same format).",
+        "parameters": [
+            _ID,
+            {"name": "format", "in": "query", "required": False,
+             "description": "mp3 (24 kHz mono), wav (16-bit 24 kHz mono, unknown length) or "
+                            "pcm (s16le 24 kHz mono); default: the job's format (ogg → mp3)",
+             "schema": {"type": "string", "enum": list(STREAM_FORMATS)}},
+            {"name": "offset", "in": "query", "required": False,
+             "description": "start at this byte of the stream (resume)",
+             "schema": {"type": "integer", "minimum": 0}},
+            {"name": "run", "in": "query", "required": False,
+             "description": "the X-Stream-Run being resumed: 409 when the job has moved on "
+                            "to another run (retried), instead of mixing two runs' audio",
+             "schema": {"type": "integer", "minimum": 1}}],
+        "responses": {
+            "200": {"description": "the audio, chunked; headers X-Stream-Run, X-Stream-Offset",
+                    "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                                for media in STREAM_FORMATS.values()}},
+            "400": error("bad id, format or offset, or not a /csm job"),
+            "404": error("no such job"),
+            "409": error("the job ended without success, or is on another run"),
+            "410": error("the job's audio stream is no longer kept (see /result)"),
+            "504": error("the job did not start in time")}}}
+
+
 def add_user_facing(paths: dict[str, Any]) -> None:
-    """Add /events, /v1/audio/*, /voices, /metrics, /ui, /docs and the submit/status additions."""
+    """Add /events, /stream, /v1/audio/*, /voices, /metrics, /ui, /docs and the submit/status
+    additions."""
     for path, item in paths.items():
         if path in ("/csm", "/portrait", "/whisper", "/analyze"):
             item["post"].setdefault("parameters", []).append(
@@ -61,6 +98,7 @@ def add_user_facing(paths: dict[str, Any]) -> None:
         "responses": {"200": {"description": "an event stream",
                               "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                       "400": {"description": "bad id"}, "404": {"description": "no such job"}}}}
+    paths["/stream/{job_id}"] = _stream()
     paths["/v1/audio/transcriptions"] = _transcription("OpenAI-compatible speech to text")
     paths["/v1/audio/translations"] = _transcription("OpenAI-compatible translation to English")
     paths["/v1/audio/speech"] = {"post": {

@@ -4,7 +4,9 @@ and ``/v1/audio/speech``, so code written for the ``openai`` SDK works unchanged
 Each request becomes an ordinary /whisper or /csm job (the same queue, workers, limits
 and ``GET /jobs`` listing); the request is held until the job ends (at most
 ``C3_OPENAI_WAIT_SECONDS``) and answered in OpenAI's shapes (``openai_shapes.py``), errors
-as ``{"error": {"message", "type", "param", "code"}}``.
+as ``{"error": {"message", "type", "param", "code"}}``. Speech with ``stream_format:
+"audio"`` (mp3, wav or pcm at speed 1) is answered as it renders, sentence by sentence
+(``api/speech_stream.py``, the same pieces as ``GET /stream``).
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ from c3render.api.openai_shapes import (
     transcript_body,
     whisper_model,
 )
+from c3render.api.routes.stream import audio_response
 from c3render.api.routes.uploads import _receive, _sniff_upload, _store
 from c3render.api.routes.voices import check_named_voices
 from c3render.api.schemas import CsmRequest, JobRequest, WhisperRequest, with_defaults
 from c3render.api.services import services
+from c3render.api.speech_stream import stream_body, streamable_run, wait_for_start
 from c3render.api.validation import describe, parse, read_json_body
 from c3render.errors import C3Error, RequestError
 from c3render.job import Job, JobStatus, JobType
+from c3render.media.streaming import STREAM_FORMATS
 from c3render.queue.events import JobEvents
 
 openai_bp = Blueprint("openai_audio", __name__, url_prefix="/v1/audio")
@@ -47,7 +52,9 @@ class SpeechRequest(BaseModel):
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
     speed: Annotated[float, Field(ge=0.25, le=4.0)] = 1.0
     instructions: str | None = None
-    stream_format: Literal["audio", "sse"] = "audio"
+    stream_format: Literal["audio", "sse"] = Field("audio", description=(
+        "audio given explicitly (mp3, wav, pcm at speed 1): the bytes are sent as the "
+        "sentences render (chunked); otherwise the whole file once rendered; sse: 400"))
 
 
 @openai_bp.errorhandler(C3Error)
@@ -116,6 +123,8 @@ def speech() -> Response:
     if spoken.stream_format == "sse":
         raise RequestError("stream_format: only 'audio' is offered", "stream_format")
     fields = {"text": spoken.input, "voice": speech_voice(spoken.voice), "format": "wav"}
+    if _streamed(spoken):
+        return _speech_stream(fields, spoken.response_format)
     job = _run(JobType.CSM, CsmRequest, fields)
     storage = services().storage
     with tempfile.TemporaryDirectory() as temp:
@@ -123,6 +132,25 @@ def speech() -> Response:
         storage.get_to_file(str(job.result["file_key"]), wav)
         audio, mimetype = speech_audio(wav, spoken.response_format, spoken.speed)
     return Response(audio, mimetype=mimetype)
+
+
+def _streamed(spoken: SpeechRequest) -> bool:
+    """``stream_format: "audio"`` asked for explicitly, in a format that streams (mp3, wav,
+    pcm) at speed 1: the bytes are sent sentence by sentence. Otherwise the whole file is
+    answered once rendered, as before."""
+    return ("stream_format" in spoken.model_fields_set and spoken.stream_format == "audio"
+            and spoken.response_format in STREAM_FORMATS and abs(spoken.speed - 1.0) < 1e-3)
+
+
+def _speech_stream(fields: dict[str, Any], fmt: str) -> Response:
+    """Submit the speech job and answer its audio as it renders (chunked transfer)."""
+    svc = services()
+    job = wait_for_start(svc.redis, svc.store, _submit(JobType.CSM, CsmRequest, fields),
+                         svc.settings.openai_wait_seconds)
+    if job.status.is_final and job.status is not JobStatus.SUCCESS:
+        raise _failure(job)
+    run = streamable_run(svc.redis, job)
+    return audio_response(stream_body(svc.redis, job, run, fmt, 0), fmt, run, 0)
 
 
 def _upload_file() -> str:
@@ -139,8 +167,8 @@ def _upload_file() -> str:
         return str(_store(path, name, size, _sniff_upload(path))["url"])
 
 
-def _run(job_type: JobType, schema: type[JobRequest], fields: dict[str, Any]) -> Job:
-    """Submit a job, wait for its end, and return it; a failure raises in OpenAI's terms."""
+def _submit(job_type: JobType, schema: type[JobRequest], fields: dict[str, Any]) -> Job:
+    """Validate and submit a job; the job as queued."""
     svc = services()
     settings = svc.settings
     try:
@@ -152,15 +180,26 @@ def _run(job_type: JobType, schema: type[JobRequest], fields: dict[str, Any]) ->
     if isinstance(job_request, CsmRequest):
         check_named_voices(job_request)
     job_id, _ = svc.store.submit(job_type, job_request)
-    job = svc.store.find(job_id)
-    if not JobEvents(svc.redis).wait_for_end(job, settings.openai_wait_seconds):
-        raise _Unfinished(job_id, settings.openai_wait_seconds)
-    job = svc.store.find(job_id)
+    return svc.store.find(job_id)
+
+
+def _run(job_type: JobType, schema: type[JobRequest], fields: dict[str, Any]) -> Job:
+    """Submit a job, wait for its end, and return it; a failure raises in OpenAI's terms."""
+    svc = services()
+    job = _submit(job_type, schema, fields)
+    if not JobEvents(svc.redis).wait_for_end(job, svc.settings.openai_wait_seconds):
+        raise _Unfinished(job.id, svc.settings.openai_wait_seconds)
+    job = svc.store.find(job.id)
     if job.status is not JobStatus.SUCCESS:
-        error = RequestError(job.error or job.status.value) if job.error_type == "input" \
-            else C3Error(f"job {job.id} {job.status.value}: {job.error or ''}".strip())
-        raise error
+        raise _failure(job)
     return job
+
+
+def _failure(job: Job) -> C3Error:
+    """The error of a job that did not succeed, in OpenAI's terms (input errors are 400)."""
+    if job.error_type == "input":
+        return RequestError(job.error or job.status.value)
+    return C3Error(f"job {job.id} {job.status.value}: {job.error or ''}".strip())
 
 
 class _Unfinished(C3Error):

@@ -70,12 +70,17 @@ class SpeechEngine(ABC):
             if voice not in plans:
                 plans[voice] = self.plan_voice(voice, job)
         max_ms = int(params.get("max_audio_length") or 10000)
+        pause_ms = int(params.get("pause_duration", 150))
+        pause = np.zeros(int(self.sample_rate * pause_ms / 1000), dtype=np.float32)
         parts = []
         for index, (speaker, sentence) in enumerate(turns):
             audio = self.speak(sentence, plans[speaker or job_voice], params)
             parts.append(cap_length(audio, self.sample_rate, max_ms))
+            # streamed as rendered: the pause before each sentence, then the sentence
+            job.emit_audio(np.concatenate([pause, parts[-1]]) if index else parts[-1],
+                           self.sample_rate)
             job.progress(0.95 * (index + 1) / len(turns))
-        samples = join_with_pauses(parts, self.sample_rate, int(params.get("pause_duration", 150)))
+        samples = join_with_pauses(parts, self.sample_rate, pause_ms)
         path = Path(job.workdir) / f"speech.{fmt}"
         media_type = encode_audio(samples, self.sample_rate, path, fmt)
         extra = result_extra(self.name, samples.size / self.sample_rate, list(plans.values()),
