@@ -1,6 +1,6 @@
 """The embedded /csm engine: intelligibility, speed, how different its voices are, and clone.
 
-Run: ``.venv/bin/python bench/bench_tts.py``. Two engines side by side: the current one
+Run: ``.venv/bin/python bench/bench_tts.py [voices] [clones] [named]`` (default: all). Two engines side by side: the current one
 (joe + Kokoro's jm_kumo as conversational_b, clone choosing among six voices by speaker
 embedding) and the previous one (``second_voice=False``: conversational_b and clone are joe
 moved in pitch and rate).
@@ -14,6 +14,8 @@ moved in pitch and rate).
   that speaker's *other* clips, so the figure is not the signal the clone chose by. Printed
   per speaker: similarity of the default voice (conversational_a), the previous clone and
   the current clone (target: current ≥ default + 0.15), and the clone's WER and RTF.
+- Named voices: each reference clip as a voice of ``C3_VOICES_DIR``: RTF of its first job
+  (it runs the clone search) and of a later job (the search reused), clone's RTF beside.
 """
 
 from __future__ import annotations
@@ -132,8 +134,34 @@ def clones(engines: dict[str, PiperEngine], stt: WhisperEngine, encoder: Speaker
           f"3 sentences each")
 
 
+def named(settings: Settings, stt: WhisperEngine, work: Path) -> None:
+    """Each speaker's reference clip as a named voice: RTF of its first job (which runs the
+    clone search) and of a later one (the plan reused), beside clone's RTF on the same text."""
+    folder = work / "voices"
+    folder.mkdir()
+    for name, (reference, _) in SPEAKERS.items():
+        voice = name.split()[0]
+        encode_audio(load_16k(reference), 16000, folder / f"{voice}.wav", "wav")
+        (folder / f"{voice}.txt").write_text(listen(stt, folder / f"{voice}.wav", work))
+    engine = PiperEngine(settings.model_copy(update={"voices_dir": folder}))
+    engine.load()
+    print(f"\n{'named voice':20} {'RTF clone':>10} {'RTF 1st job':>12} {'RTF later':>10}  (3 sentences each)")
+    rtfs = []
+    for name in SPEAKERS:
+        voice = name.split()[0]
+        text = " ".join(SENTENCES[:3])
+        inputs = {"reference_audio_url": folder / f"{voice}.wav"}
+        _, clone_s, clone_x = synth(engine, work / f"named-{voice}-clone", {
+            "text": text, "voice": "clone", "reference_text": (folder / f"{voice}.txt").read_text()}, inputs)
+        _, first_s, first_x = synth(engine, work / f"named-{voice}-1", {"text": text, "voice": voice})
+        _, later_s, later_x = synth(engine, work / f"named-{voice}-2", {"text": " ".join(SENTENCES[3:6]), "voice": voice})
+        rtfs.append(later_s / later_x["duration"])
+        print(f"{name:20} {clone_s / clone_x['duration']:10.3f} {first_s / first_x['duration']:12.3f} {rtfs[-1]:10.3f}")
+    print(f"named voice after its first job: median RTF {np.median(rtfs):.3f} (target 0.5), {len(rtfs)} voices")
+
+
 def main() -> None:
-    """Run both parts."""
+    """Run every part."""
     work = Path(tempfile.mkdtemp(prefix="bench-tts-"))
     settings = Settings(data_dir=work / "data")
     engines = {"now": PiperEngine(settings), "before": PiperEngine(settings, second_voice=False)}
@@ -143,8 +171,13 @@ def main() -> None:
     stt.load()
     encoder = SpeakerEncoder()
     print(f"engines: now = {engines['now'].name}, before = {engines['before'].name}; listener Whisper base")
-    voices(engines, stt, encoder, work)
-    clones(engines, stt, encoder, work)
+    parts = sys.argv[1:] or ["voices", "clones", "named"]  # e.g. bench_tts.py named
+    if "voices" in parts:
+        voices(engines, stt, encoder, work)
+    if "clones" in parts:
+        clones(engines, stt, encoder, work)
+    if "named" in parts:
+        named(settings, stt, work)
 
 
 if __name__ == "__main__":
