@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from c3render.engines.base import Engine, EngineJob, EngineResult, ProgressFn
 from c3render.errors import JobError
 from c3render.inputs.fetch import fetch_input
+from c3render.inputs.size import measure_size
 from c3render.job import INPUT_FIELDS
 from c3render.settings import Settings
 from c3render.storage import Storage, create_storage
@@ -61,9 +62,10 @@ class JobPipeline:
                 inputs=self._fetch_inputs(job, workdir), workdir=workdir, progress=progress,
             )
             log.debug("job %s: running the %s engine", job.id, self.engine.name)
+            size = measure_size(job.type, job.params, engine_job.inputs)
             result = self.engine.run(engine_job)
             log.debug("job %s: the engine finished; storing the result", job.id)
-            return Done(job.run_id, self._store(result, job))
+            return Done(job.run_id, self._store(result, job), input_size=size)
         except JobError as exc:
             message = self._scrub(str(exc))
             if message != str(exc):
