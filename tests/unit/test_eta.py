@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from PIL import Image
+
+from c3render.inputs.size import measure_size
 from c3render.job import JobType
 from c3render.queue.eta import Eta, parse_samples
-from c3render.queue.eta_model import Farm, Fit, Sample, SimSlot, size_from_params, start_in
+from c3render.queue.eta_model import (
+    Farm,
+    Fit,
+    Sample,
+    SimSlot,
+    size_from_params,
+    start_in,
+)
+from tests.support.media import wav_bytes
 
 
 def test_no_samples_no_fit() -> None:
@@ -99,3 +111,15 @@ def test_the_document_says_why_there_is_no_eta() -> None:
         "eta": None, "eta_reason": "no finished csm job yet"}
     fields = Eta(1.234, 5.678, {"samples": 3}).fields()
     assert fields == {"eta": {"start_in_s": 1.2, "finish_in_s": 5.7, "basis": {"samples": 3}}}
+
+
+def test_the_worker_measures_audio_seconds_and_megapixels(tmp_path: Path) -> None:
+    audio, image = tmp_path / "a.wav", tmp_path / "i.png"
+    audio.write_bytes(wav_bytes(2.5))
+    Image.new("RGB", (1000, 500)).save(image)
+    assert measure_size(JobType.WHISPER, {}, {"audio_url": audio}) == pytest.approx(2.5, abs=0.01)
+    assert measure_size(JobType.ANALYZE, {}, {"image_url": image}) == pytest.approx(0.5)
+    assert measure_size(JobType.CSM, {"text": "abc"}, {}) == 3.0
+    broken = tmp_path / "b.wav"
+    broken.write_bytes(b"not audio")
+    assert measure_size(JobType.PORTRAIT, {}, {"audio_url": broken}) is None
