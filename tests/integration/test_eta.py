@@ -23,7 +23,7 @@ def test_a_queued_job_gets_a_sensible_eta_after_a_few_runs(
     # before any run finished there is nothing to learn from: no ETA, and the reason
     first = _submit(client, "sleep:0.4")
     early = _status(client, first)
-    assert early["eta"] is None and "no finished csm job" in early["eta_reason"]
+    assert early["eta"] is None and "no finished csm job(s)" in early["eta_reason"]
     finished = [first] + [_submit(client, "sleep:0.4") for _ in range(4)]
     for job_id in finished:
         wait_until(lambda job_id=job_id: _status(client, job_id)["status"] == "success", 30)
@@ -52,6 +52,6 @@ def test_a_queued_job_gets_a_sensible_eta_after_a_few_runs(
 
 
 def test_no_live_worker_no_eta(client: FlaskClient, redis_client: object) -> None:
-    redis_client.lpush(keys.eta_samples(JobType.CSM), "5 1.0")  # type: ignore[attr-defined]
+    redis_client.lpush(keys.eta_samples(JobType.CSM), "5 1.0", "5 1.1", "5 0.9")  # type: ignore[attr-defined]
     doc = _status(client, _submit(client, "ok"))
     assert doc["eta"] is None and doc["eta_reason"] == "no live worker serves csm jobs"

@@ -16,15 +16,9 @@ from PIL import Image
 
 from c3render.job import JobType
 from c3render.media.audio import open_media
-from c3render.queue.eta_model import size_from_params
+from c3render.queue.eta_model import SIZE_INPUTS, size_from_params
 
 log = logging.getLogger(__name__)
-
-SIZE_INPUTS: dict[JobType, str] = {
-    JobType.PORTRAIT: "audio_url", JobType.WHISPER: "audio_url", JobType.ANALYZE: "image_url",
-}
-"""The input whose size stands for the job's (the units are ``eta_model.SIZE_UNITS``)."""
-
 
 def audio_seconds(path: Path) -> float | None:
     """The duration of a media file in seconds, from its container (None when unknown)."""
@@ -42,6 +36,21 @@ def megapixels(path: Path) -> float:
     with Image.open(path) as image:
         width, height = image.size
     return width * height / 1_000_000
+
+
+def measure_file(path: Path, media_type: str) -> dict[str, float]:
+    """The sizes an upload is known by before any job reads it (``POST /uploads`` keeps them
+    in the upload's record): ``audio_seconds`` of audio or video, ``megapixels`` of an image.
+    Empty when the header does not tell."""
+    try:
+        if media_type.startswith(("audio/", "video/")):
+            seconds = audio_seconds(path)
+            return {} if seconds is None else {"audio_seconds": round(seconds, 3)}
+        if media_type.startswith("image/"):
+            return {"megapixels": round(megapixels(path), 4)}
+    except Exception as exc:  # a hint only: the job's engine judges the file
+        log.debug("the size of an upload could not be read (%s)", exc)
+    return {}
 
 
 def measure_size(job_type: JobType, params: dict[str, Any], inputs: dict[str, Path]) -> float | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from c3render.queue import keys
 from c3render.queue.connection import RedisClient
 from c3render.queue.eta_model import (
     FIT_SAMPLES,
+    SIZE_INPUTS,
     SIZE_UNITS,
     Farm,
     Fit,
@@ -41,6 +43,10 @@ RUNNING_LIMIT = 200
 """Entries held by workers read per type (more than any farm's slots)."""
 DELAYED_LIMIT = 1000
 """Delayed retries read per type."""
+MIN_SAMPLES = 3
+RATE_WINDOW_S = 60.0
+"""Submissions of the last this many seconds give each type's arrival rate."""
+"""Fewer finished runs of a type than this: no ETA (one cold start is not a basis)."""
 
 
 def record_sample(client: RedisClient, claim: Claim, size: float | None) -> None:
@@ -107,14 +113,18 @@ class _Snapshot:
     delayed: dict[str, list[tuple[str, float]]]
     held: dict[str, _Held]
     workers: list[dict[str, Any]]
+    rates: dict[str, float]
 
 
 class EtaEstimator:
     """Reads what an estimate needs from Redis (four round trips) and makes it."""
 
-    def __init__(self, client: RedisClient, registry: WorkerRegistry) -> None:
+    def __init__(self, client: RedisClient, registry: WorkerRegistry,
+                 key_for_url: Callable[[str], str | None] | None = None) -> None:
         self.redis = client
         self.registry = registry
+        self.key_for_url = key_for_url
+        """Storage's: the key behind a link this service signed (finds a job's upload)."""
 
     def estimate(self, job: Job, position: int | None) -> Eta | None:
         """The ETA of a queued or running job (None for an ended one); ``position``: the
@@ -127,24 +137,42 @@ class EtaEstimator:
             log.warning("ETA of job %s: Redis refused (%s)", job.id, exc)
             return Eta(reason="the queue could not be read")
         fit = snap.fits.get(job.type.value)
-        if fit is None:
-            return Eta(reason=f"no finished {job.type.value} job yet to learn run times from")
-        return _estimate(job, position, fit, snap)
+        if fit is None or fit.samples < MIN_SAMPLES:
+            seen = f"only {fit.samples}" if fit else "no"
+            return Eta(reason=f"{seen} finished {job.type.value} job(s) so far: too few to "
+                              f"learn run times from (at least {MIN_SAMPLES})")
+        return _estimate(job, position, fit, snap, self.size(job))
+
+    def size(self, job: Job) -> float | None:
+        """The job's size before a worker measured it: its text, or the size ``POST /uploads``
+        read from the upload its input links to (None for other links)."""
+        known = size_from_params(job.type, job.params)
+        url = job.params.get(SIZE_INPUTS.get(job.type, ""))
+        if known is not None or not url or self.key_for_url is None:
+            return known
+        key = self.key_for_url(str(url))
+        if not key or not key.startswith("uploads/"):
+            return None
+        value = self.redis.hget(keys.upload(key.split("/")[1]), SIZE_UNITS[job.type])
+        try:
+            return float(value) if value else None
+        except ValueError:
+            return None
 
     def _read(self) -> _Snapshot:
+        seconds, micros = self.redis.time()
+        now = float(seconds) + float(micros) / 1e6
         pipe = self.redis.pipeline(transaction=False)
-        pipe.time()
         for job_type in JOB_TYPES:
             pipe.lrange(keys.eta_samples(job_type), 0, FIT_SAMPLES - 1)
             pipe.xlen(keys.queue(job_type))
             pipe.xinfo_groups(keys.queue(job_type))
             pipe.zrange(keys.delayed(job_type), 0, DELAYED_LIMIT - 1, withscores=True)
+            pipe.zcount(keys.index(job_type), now - RATE_WINDOW_S, now)
         replies = pipe.execute(raise_on_error=False)
-        seconds, micros = replies[0]
-        now = float(seconds) + float(micros) / 1e6
-        fits, waiting, delayed, last = {}, {}, {}, {}
+        fits, waiting, delayed, last, rates = {}, {}, {}, {}, {}
         for index, job_type in enumerate(JOB_TYPES):
-            samples, length, groups, due = replies[1 + 4 * index: 5 + 4 * index]
+            samples, length, groups, due, recent = replies[5 * index: 5 * index + 5]
             name = job_type.value
             fit = Fit.from_samples(parse_samples(samples)) if isinstance(samples, list) else None
             if fit is not None:
@@ -155,8 +183,9 @@ class EtaEstimator:
             waiting[name] = max(0, int(length) - pending) if isinstance(length, int) else 0
             last[name] = str(group["last-delivered-id"]) if group and pending else None
             delayed[name] = [(str(m), float(s)) for m, s in due] if isinstance(due, list) else []
+            rates[name] = int(recent) / RATE_WINDOW_S if isinstance(recent, int) else 0.0
         return _Snapshot(now, fits, waiting, delayed, self._held(last),
-                         self.registry.live_workers())
+                         self.registry.live_workers(), rates)
 
     def _held(self, last: dict[str, str | None]) -> dict[str, _Held]:
         """Every job whose entry is delivered (pending), by id: the runs in progress."""
@@ -190,10 +219,10 @@ def _json(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _estimate(job: Job, position: int | None, fit: Fit, snap: _Snapshot) -> Eta:
-    """Play the farm forward for ``job``; see ``eta_model.start_in``."""
+def _estimate(job: Job, position: int | None, fit: Fit, snap: _Snapshot,
+              size: float | None) -> Eta:
+    """Play the farm forward for ``job`` of ``size``; see ``eta_model.start_in``."""
     name = job.type.value
-    size = size_from_params(job.type, job.params)
     basis = fit.basis(size, SIZE_UNITS[job.type])
     run_s = fit.predict(size)
     if job.status is JobStatus.RUNNING:
@@ -216,6 +245,8 @@ def _estimate(job: Job, position: int | None, fit: Fit, snap: _Snapshot) -> Eta:
                              and h.status == "running"),
                  waiting_other_types={k: v for k, v in farm.waiting.items() if k != name and v},
                  delayed=len(farm.arrivals), workers=served,
+                 arrivals_per_s={k: round(v, 3) for k, v in farm.rates.items()
+                                 if k != name and v},
                  slots=sum(1 for slot in farm.slots if name in slot.types))
     return Eta(start, start + run_s, basis)
 
@@ -234,7 +265,7 @@ def _farm(job: Job, position: int | None, fit: Fit, snap: _Snapshot) -> tuple[Fa
         if held.status == "running" and held.worker in live:
             held_fit = snap.fits.get(held.type, fit)
             elapsed = max(0.0, snap.now - (held.started_at or snap.now))
-            left = held_fit.remaining(held.size, elapsed, held.progress)
+            left = held_fit.remaining(held.size, elapsed, held.progress, typical=True)
             remaining.setdefault(held.worker, []).append(left)
         elif held.status in ("running", "queued"):  # a lost worker's or handed back: first
             waiting[held.type] = waiting.get(held.type, 0) + 1
@@ -251,4 +282,4 @@ def _farm(job: Job, position: int | None, fit: Fit, snap: _Snapshot) -> tuple[Fa
                 for member, due in entries if member != job.id]
     run_s = {kind: snap.fits[kind].mean if kind in snap.fits else fit.mean
              for kind in snap.waiting}
-    return Farm(slots, waiting, run_s, arrivals), served
+    return Farm(slots, waiting, run_s, arrivals, dict(snap.rates)), served

@@ -128,7 +128,7 @@ def status(job_id: str) -> Response:
     job = _load(job_id)
     svc = services()
     position = svc.store.queue_position(job)
-    eta = EtaEstimator(svc.redis, svc.workers).estimate(job, position)
+    eta = EtaEstimator(svc.redis, svc.workers, svc.storage.key_for_url).estimate(job, position)
     doc = status_document(job, position, eta)
     if request.args.get("logs") in ("1", "true"):  # as fal: the job's log lines
         doc["logs"] = JobEvents(services().redis).logs(job)
