@@ -20,14 +20,18 @@ Target: median ≤ 25 %. Predictions made before any job of the type had finishe
 from __future__ import annotations
 
 import argparse
+import http.server
 import random
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import _common as common  # noqa: E402 - puts the repository on sys.path
@@ -89,19 +93,53 @@ def _workers(base: str) -> int:
         return 0
 
 
-def _upload_inputs(session: requests.Session, base: str, work: Path) -> dict[str, list[str]]:
+def _write_inputs(folder: Path) -> list[Path]:
+    """The WAV files (8 kHz) and JPEG images the jobs read."""
     from PIL import Image
 
-    audio = [session.post(f"{base}/uploads?filename=a{s}.wav",
-                          data=wav_bytes(s, rate=8000)).json()["url"] for s in AUDIO_SECONDS]
-    images = []
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seconds in AUDIO_SECONDS:
+        paths.append(folder / f"a{seconds}.wav")
+        paths[-1].write_bytes(wav_bytes(seconds, rate=8000))
     for mp in MEGAPIXELS:
         side = int((mp * 1e6) ** 0.5)
-        path = work / f"i{mp}.jpg"
-        Image.new("RGB", (side, side), (120, 80, 40)).save(path, quality=70)
-        images.append(session.post(f"{base}/uploads?filename=i{mp}.jpg",
-                                   data=path.read_bytes()).json()["url"])
-    return {"audio": audio, "images": images}
+        paths.append(folder / f"i{mp}.jpg")
+        Image.new("RGB", (side, side), (120, 80, 40)).save(paths[-1], quality=70)
+    return paths
+
+
+def _input_links(base: str, files: list[Path], http_base: str | None) -> dict[str, list[str]]:
+    """Links to the inputs: uploads (POST /uploads; their sizes are read at upload), or
+    plain links on ``http_base`` (sizes unknown until a worker fetches them)."""
+    session = requests.Session()
+    links: dict[str, list[str]] = {"audio": [], "images": []}
+    for path in files:
+        if http_base:
+            url = f"{http_base}/{path.name}"
+        else:
+            url = session.post(f"{base}/uploads?filename={path.name}",
+                               data=path.read_bytes()).json()["url"]
+        links["audio" if path.suffix == ".wav" else "images"].append(url)
+    return links
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """No line per request."""
+
+
+@contextmanager
+def file_server(folder: Path) -> Iterator[str]:
+    """A plain HTTP server for ``folder`` on 127.0.0.1; yields its base URL."""
+    handler = partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
 
 
 def _body(kind: str, rng: random.Random, inputs: dict[str, list[str]]) -> dict:
@@ -211,12 +249,18 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=150, help="jobs (default 150)")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--dump", action="store_true", help="print every prediction")
+    parser.add_argument("--links", choices=("uploads", "http"), default="uploads",
+                        help="inputs as uploads (sizes known at submit, default) or as plain "
+                             "links on a local HTTP server (sizes known once fetched)")
     args = parser.parse_args()
     common.print_machine()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        with common.redis_server(work / "redis") as url:
-            jobs = run_workload(url, work, args.n, args.seed)
+        files = _write_inputs(work / "www")
+        with common.redis_server(work / "redis") as url, file_server(work / "www") as www:
+            jobs = run_workload(url, work, args.n, args.seed,
+                                files, www if args.links == "http" else None)
+    common.console.print(f"inputs: {args.links}")
     report(jobs)
     if args.dump:
         for job in jobs:
@@ -228,10 +272,12 @@ def main() -> None:
                       f"{p.eta}")
 
 
-def run_workload(url: str, work: Path, n: int, seed: int) -> list[Tracked]:
+def run_workload(url: str, work: Path, n: int, seed: int, files: list[Path],
+                 http_base: str | None) -> list[Tracked]:
     """Start the API and the workers, replay the workload, follow every job to its end."""
     engines = ",".join(f"{t}=bench.eta_engines:{t}" for t, _ in TYPES)
-    env = common.bench_env(url, work / "data", C3_ENGINES=engines, C3_HEARTBEAT_SECONDS="1")
+    env = common.bench_env(url, work / "data", C3_ENGINES=engines, C3_HEARTBEAT_SECONDS="1",
+                           C3_FETCH_ALLOW="127.0.0.1")
     port = common.free_port()
     base = f"http://127.0.0.1:{port}"
     api = [sys.executable, "-m", "gunicorn", "--workers", "2", "-b",
@@ -244,7 +290,7 @@ def run_workload(url: str, work: Path, n: int, seed: int) -> list[Tracked]:
         common.wait_for_port(port)
         common.wait_for(lambda: _workers(base) >= len(WORKERS), 60, "workers registered")
         time.sleep(2.0)  # the engine processes load (--preload, as `up` and compose do)
-        inputs = _upload_inputs(requests.Session(), base, work)
+        inputs = _input_links(base, files, http_base)
         follower = threading.Thread(target=follow, args=(base, jobs, lock, done))
         follower.start()
         try:
