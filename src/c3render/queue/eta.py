@@ -132,7 +132,7 @@ class EtaEstimator:
         if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
             return None
         try:
-            snap = self._read()
+            snap, size = self._read(), self.size(job)
         except redis.RedisError as exc:
             log.warning("ETA of job %s: Redis refused (%s)", job.id, exc)
             return Eta(reason="the queue could not be read")
@@ -141,7 +141,7 @@ class EtaEstimator:
             seen = f"only {fit.samples}" if fit else "no"
             return Eta(reason=f"{seen} finished {job.type.value} job(s) so far: too few to "
                               f"learn run times from (at least {MIN_SAMPLES})")
-        return _estimate(job, position, fit, snap, self.size(job))
+        return _estimate(job, position, fit, snap, size)
 
     def size(self, job: Job) -> float | None:
         """The job's size before a worker measured it: its text, or the size ``POST /uploads``
@@ -160,8 +160,10 @@ class EtaEstimator:
             return None
 
     def _read(self) -> _Snapshot:
-        seconds, micros = self.redis.time()
-        now = float(seconds) + float(micros) / 1e6
+        reply = self.redis.time()  # Redis's clock, as the scripts' started_at
+        if isinstance(reply, dict):  # a cluster asks every node
+            reply = next(iter(reply.values()))
+        now = float(reply[0]) + float(reply[1]) / 1e6
         pipe = self.redis.pipeline(transaction=False)
         for job_type in JOB_TYPES:
             pipe.lrange(keys.eta_samples(job_type), 0, FIT_SAMPLES - 1)
