@@ -153,3 +153,17 @@ def test_a_chain_across_hash_slots_on_a_cluster(
     with worker_process(env, types="csm,whisper", log=tmp_path / "worker.log"):
         _wait(api, heard, "success")
     assert api.get(f"/result/{heard}").get_json()["text"] == "heard 0.10 s"
+
+
+def test_the_eta_on_a_cluster(
+    api: FlaskClient, cluster_worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    with worker_process(cluster_worker_env, log=tmp_path / "worker.log"):
+        for _ in range(3):
+            _wait(api, api.post("/csm", json={"text": "sleep:0.2"}).get_json()["id"], "success")
+        running = api.post("/csm", json={"text": "sleep:2"}).get_json()["id"]
+        _wait(api, running, "running")
+        queued = _status(api, api.post("/csm", json={"text": "sleep:0.2"}).get_json()["id"])
+        assert queued["eta"]["basis"]["samples"] == 3 and queued["eta"]["basis"]["workers"] == 1
+        assert 0 < queued["eta"]["start_in_s"] < queued["eta"]["finish_in_s"] < 30
+        assert _status(api, running)["eta"]["start_in_s"] == 0

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from c3render.job import Job
+from c3render.queue.eta import Eta
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -17,8 +18,11 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
 
 
-def status_document(job: Job, queue_position: int | None = None) -> dict[str, Any]:
-    """The status document: the contract's id/status/error plus additions."""
+def status_document(
+    job: Job, queue_position: int | None = None, eta: Eta | None = None
+) -> dict[str, Any]:
+    """The status document: the contract's id/status/error plus additions (``eta``: when a
+    queued or running job will start and finish, ``queue/eta.py``)."""
     doc: dict[str, Any] = {"id": job.id, "status": job.status.value}
     if job.error:
         doc["error"] = job.error
@@ -38,6 +42,8 @@ def status_document(job: Job, queue_position: int | None = None) -> dict[str, An
         doc["last_error"] = job.last_error
     if queue_position is not None:
         doc["queue_position"] = queue_position
+    if eta is not None and not job.status.is_final:
+        doc.update(eta.fields())
     if job.webhook:
         doc["webhook"] = job.webhook
     return doc

@@ -111,6 +111,16 @@ def wakeups(job_type: JobType | str) -> str:
     return f"{_tag(job_type)}:wakeups"
 
 
+def eta_samples(job_type: JobType | str) -> str:
+    """List of the type's newest successful runs, ``"<size> <seconds>"`` (size empty when
+    unknown), newest first and capped at ``ETA_SAMPLES``: what ``queue/eta.py`` predicts from."""
+    return f"{_tag(job_type)}:eta"
+
+
+ETA_SAMPLES = 200
+"""How many recent runs per job type the ETA keeps."""
+
+
 def worker(worker_id: str) -> str:
     """A worker's liveness key; it expires unless the worker heartbeats."""
     return f"{PREFIX}:worker:{worker_id}"

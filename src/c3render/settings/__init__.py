@@ -25,7 +25,6 @@ from typing_extensions import Annotated
 
 from c3render.errors import ConfigError
 from c3render.settings.operations import OperationsSettings
-from c3render.settings.speech import SpeechSettings
 from c3render.settings.parsing import split_commas, split_pairs
 from c3render.settings.secret_key import (
     MAKE_SECRET,
@@ -35,6 +34,7 @@ from c3render.settings.secret_key import (
     redact_url,
     weak_secret_reason,
 )
+from c3render.settings.speech import SpeechSettings
 
 __all__ = [
     "MAKE_SECRET", "MIN_SECRET_LENGTH", "WEAK_SECRETS", "Settings", "load_settings",

@@ -80,6 +80,9 @@ class Done:
 
     run_id: str
     result: dict[str, Any] = field(default_factory=dict)
+    input_size: float | None = None
+    """The job's size as measured after its inputs were fetched (``inputs/size.py``), kept
+    with the run time for the ETA; None when unknown."""
 
 
 @dataclass(frozen=True)

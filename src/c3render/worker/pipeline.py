@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from c3render.engines.base import Engine, EngineJob, EngineResult, ProgressFn
 from c3render.errors import InputError, JobError
 from c3render.inputs.fetch import fetch_input, fetch_stored
+from c3render.inputs.size import measure_size
 from c3render.job import INPUT_FIELDS, InputKind, JobType
 from c3render.settings import Settings
 from c3render.storage import Storage, create_storage
@@ -68,11 +69,12 @@ class JobPipeline:
             if audio is not None:
                 engine_job.emit_audio = audio
             log.debug("job %s: running the %s engine", job.id, self.engine.name)
+            size = measure_size(job.type, job.params, engine_job.inputs)
             result = self.engine.run(engine_job)
             if audio is not None:
                 audio.finish()  # the stream is complete before the result is stored
             log.debug("job %s: the engine finished; storing the result", job.id)
-            return Done(job.run_id, self._store(result, job, inputs))
+            return Done(job.run_id, self._store(result, job, inputs), input_size=size)
         except JobError as exc:
             message = self._scrub(str(exc))
             if message != str(exc):

@@ -30,7 +30,19 @@ _STATUS_DOC = {"type": "object", "required": ["id", "status"], "properties": {
     "retry_at": {"type": ["string", "null"]}, "last_error": {"type": ["string", "null"]},
     "webhook": {"type": "object"},
     "waiting_for": {"type": "array", "items": {"type": "string", "format": "uuid"}},
-    "stage": {"type": "string", "enum": ["speech", "video"]}, "stages": {"type": "object"}}}
+    "stage": {"type": "string", "enum": ["speech", "video"]}, "stages": {"type": "object"},
+    "eta": {"type": ["object", "null"], "description": (
+        "GET /status of a queued or running job: seconds from now until it starts and ends, "
+        "predicted from the type's recent run times and input sizes, the jobs ahead and the "
+        "live workers serving the type; null (with eta_reason) when it cannot be told"),
+        "required": ["start_in_s", "finish_in_s", "basis"], "properties": {
+            "start_in_s": {"type": "number"}, "finish_in_s": {"type": "number"},
+            "basis": {"type": "object", "description": (
+                "how it was estimated: method (size: overhead_s + seconds_per_unit x size; "
+                "median: the median run time), samples, sized_samples, size and size_unit, "
+                "run_s, jobs_ahead, running, waiting_other_types, delayed, workers, slots; "
+                "for a running job elapsed_s and progress")}}},
+    "eta_reason": {"type": "string", "description": "why eta is null"}}}
 _ID = [{"name": "job_id", "in": "path", "required": True,
         "schema": {"type": "string", "format": "uuid"}}]
 

@@ -38,6 +38,7 @@ from c3render.delivery.documents import result_document
 from c3render.errors import RequestError
 from c3render.job import Job, JobStatus, JobType
 from c3render.media import subtitles
+from c3render.queue.eta import EtaEstimator
 from c3render.queue.events import JobEvents
 
 jobs_bp = Blueprint("jobs", __name__)
@@ -155,7 +156,10 @@ def _load(job_id: str) -> Job:
 def status(job_id: str) -> Response:
     """GET /status/{id}: the job's status document."""
     job = _load(job_id)
-    doc = status_document(job, services().store.queue_position(job))
+    svc = services()
+    position = svc.store.queue_position(job)
+    eta = EtaEstimator(svc.redis, svc.workers, svc.storage.key_for_url).estimate(job, position)
+    doc = status_document(job, position, eta)
     doc.update(chain_document(job))
     if request.args.get("logs") in ("1", "true"):  # as fal: the job's log lines
         doc["logs"] = JobEvents(services().redis).logs(job)

@@ -21,6 +21,7 @@ from c3render.api.auth import current_owner
 from c3render.api.services import base_url, services
 from c3render.errors import PayloadTooLarge, RequestError, TooManyRequests
 from c3render.inputs.fetch import human_size
+from c3render.inputs.size import measure_file
 from c3render.inputs.sniff import HEAD, Sniffed, sniff
 from c3render.queue import keys
 from c3render.storage.base import MAX_PRESIGN_SECONDS, safe_filename
@@ -127,7 +128,8 @@ def _store(path: Path, name: str | None, size: int, found: Sniffed) -> dict[str,
     expires_at = datetime.fromtimestamp(time.time() + lifetime, timezone.utc)
     owner = current_owner()
     record = {"key": key, "size": size, "media_type": found.media_type,
-              "created_at": time.time(), "owner": owner}
+              "created_at": time.time(), "owner": owner,
+              **measure_file(path, found.media_type)}  # a job's size for its ETA
     pipe = svc.redis.pipeline(transaction=False)  # one round trip (a cluster has no MULTI here)
     pipe.hset(keys.upload(upload_id), mapping=record)
     pipe.expire(keys.upload(upload_id), settings.retention_seconds)
