@@ -165,8 +165,9 @@ class ConversationTurn(BaseModel):
     text: Annotated[str, Field(strict=True, max_length=10_000), AfterValidator(_non_blank)]
 
 
-class CsmRequest(JobRequest):
-    """POST /csm — text to speech."""
+class SpeechJobRequest(JobRequest):
+    """The /csm fields: what to say and how (CONTRACT.md), shared by /csm and by a /portrait
+    made from text (its speech stage)."""
 
     text: NonBlank | None = None
     monologue: list[NonBlank] | None = Field(None, min_length=1, max_length=1000)
@@ -177,6 +178,15 @@ class CsmRequest(JobRequest):
     topk: StrictInt = Field(50, ge=1, le=100)
     max_audio_length: StrictInt = Field(10000, ge=1000, le=30000)
     pause_duration: StrictInt = Field(150, ge=0, le=500)
+
+
+SPEECH_FIELDS = tuple(name for name in SpeechJobRequest.model_fields if name not in JobRequest.model_fields)
+"""The /csm fields a /portrait may carry instead of audio_url (its speech stage)."""
+
+
+class CsmRequest(SpeechJobRequest):
+    """POST /csm — text to speech."""
+
     # addition: output container; the original produced MP3
     format: Literal["mp3", "wav", "ogg"] = "mp3"
     # addition: a dialogue in one job, each turn in its speaker's voice (as the original's
@@ -197,18 +207,13 @@ class CsmRequest(JobRequest):
         return self
 
 
-SPEECH_FIELDS = ("text", "monologue", "voice", "reference_audio_url", "reference_text",
-                 "temperature", "topk", "max_audio_length", "pause_duration")
-"""The /csm fields a /portrait may carry instead of audio_url (its speech stage)."""
-
-
 def _drop_internal(data: Any) -> Any:
     if isinstance(data, dict) and "speech_job" in data:
         data = {name: value for name, value in data.items() if name != "speech_job"}
     return data
 
 
-class PortraitRequest(JobRequest):
+class PortraitRequest(SpeechJobRequest):
     """POST /portrait — talking portrait video.
 
     Addition: instead of ``audio_url``, ``text`` or ``monologue`` with the /csm voice fields:
@@ -217,15 +222,6 @@ class PortraitRequest(JobRequest):
 
     image_url: InputUrl
     audio_url: InputUrl | None = None
-    text: NonBlank | None = None
-    monologue: list[NonBlank] | None = Field(None, min_length=1, max_length=1000)
-    voice: Annotated[Voice, BeforeValidator(_voice_alias)] = "random"
-    reference_audio_url: InputUrl | None = None
-    reference_text: NonBlank | None = None
-    temperature: StrictNumber = Field(0.9, ge=0, le=2)
-    topk: StrictInt = Field(50, ge=1, le=100)
-    max_audio_length: StrictInt = Field(10000, ge=1000, le=30000)
-    pause_duration: StrictInt = Field(150, ge=0, le=500)
     speech_job: str | None = Field(None, json_schema_extra={"readOnly": True})
     """Set by the API (never by a client): the /csm job that renders the speech."""
 
