@@ -9,8 +9,11 @@ nobody has touched for ``C3_RECLAIM_IDLE_SECONDS`` are taken over too, as a safe
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from c3render.job import JobType
 from c3render.queue import keys
@@ -76,6 +79,33 @@ class Reader:
                     if fields and "id" in fields:
                         return Delivery(job_type, entry, fields["id"])
         return None
+
+    def read_more(
+        self, job_type: JobType, worker: str, count: int,
+        fits: Callable[[dict[str, Any]], bool],
+    ) -> list[Delivery]:
+        """Up to ``count`` more new entries of ``job_type``, without waiting, to run in one
+        batch: those whose job's request ``fits`` accepts. The others are handed back at
+        once (keeping their place), so any worker's next take-over pass starts them."""
+        reply = self.redis.xreadgroup(keys.GROUP, worker, {keys.queue(job_type): ">"},
+                                      count=count)
+        found = [Delivery(job_type, entry, fields["id"])
+                 for _stream, entries in reply or [] for entry, fields in entries
+                 if fields and "id" in fields]
+        pipe = self.redis.pipeline(transaction=False)
+        for delivery in found:
+            pipe.hget(keys.job(job_type, delivery.job_id), "params")
+        taken = []
+        for delivery, params in zip(found, pipe.execute() if found else []):
+            try:
+                request = json.loads(params) if params else None
+            except ValueError:
+                request = None
+            if isinstance(request, dict) and fits(request):
+                taken.append(delivery)
+            else:  # another batch's job, or a hash gone: start's own checks decide
+                self.hand_back(delivery)
+        return taken
 
     def take_over(self, job_type: JobType, worker: str) -> Delivery | None:
         """An entry held by a consumer that is gone, claimed for ``worker`` (None if none).

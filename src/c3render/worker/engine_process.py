@@ -28,6 +28,7 @@ from c3render.worker.messages import (
     LogLine,
     Progress,
     Ready,
+    RunBatch,
     RunJob,
     Stop,
     ToEngine,
@@ -109,8 +110,8 @@ class EngineHandle:
         child.close()
         self.conn = parent
 
-    def send(self, job: RunJob) -> None:
-        """Hand a job to the process (starting it first if needed)."""
+    def send(self, job: RunJob | RunBatch) -> None:
+        """Hand a job (or a batch) to the process (starting it first if needed)."""
         self.start()
         assert self.conn is not None
         self.last_used = time.monotonic()
@@ -205,10 +206,25 @@ def serve(
             return
         if isinstance(job, Stop):
             return
+        if isinstance(job, RunBatch):
+            _run_batch(pipeline, job, sender)
+            continue
         sender.run_id = job.run_id
         outcome = pipeline.run(job, _progress_sender(sender, job.run_id))
         sender.run_id = None
         sender.send(outcome)
+
+
+def _run_batch(pipeline: JobPipeline, batch: RunBatch, sender: RunSender) -> None:
+    """Run a batch; each job's outcome is sent as soon as it is known. Log records of the
+    batch belong to all of its jobs still running, and go to each of them."""
+    sender.batch_ids = [job.run_id for job in batch.jobs]
+    try:
+        for outcome in pipeline.run_batch(batch, lambda job: _progress_sender(sender, job.run_id)):
+            sender.send(outcome)
+            sender.batch_ids = [run_id for run_id in sender.batch_ids if run_id != outcome.run_id]
+    finally:
+        sender.batch_ids = []
 
 
 class RunSender(logging.Handler):
@@ -219,6 +235,8 @@ class RunSender(logging.Handler):
         super().__init__(logging.INFO)
         self.conn = conn
         self.run_id: str | None = None
+        self.batch_ids: list[str] = []
+        """The runs of the batch being run, when it is one."""
         self.sending = threading.Lock()
 
     def send(self, message: FromEngine) -> None:
@@ -227,12 +245,12 @@ class RunSender(logging.Handler):
             self.conn.send(message)
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Forward a log record of the current run (records between runs are not sent)."""
-        run_id = self.run_id
-        if run_id is None:
-            return
+        """Forward a log record of the current run, or of each run of the current batch
+        (records between runs are not sent)."""
+        run_ids = [self.run_id] if self.run_id is not None else list(self.batch_ids)
         try:
-            self.send(LogLine(run_id, record.created, record.levelname, record.getMessage()))
+            for run_id in run_ids:
+                self.send(LogLine(run_id, record.created, record.levelname, record.getMessage()))
         except Exception:
             self.handleError(record)
 
