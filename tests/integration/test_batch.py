@@ -74,7 +74,8 @@ def _ended(client: FlaskClient, job_id: str, timeout: float = 120) -> dict[str, 
 def _batch_env(settings_env: dict[str, str]) -> dict[str, str]:
     return service_env(settings_env, C3_WHISPER_BATCH="4", C3_WHISPER_BATCH_SIZE="4",
                        C3_HEARTBEAT_SECONDS="0.5", C3_LIVENESS_SECONDS="1.5",
-                       C3_RECLAIM_IDLE_SECONDS="5", C3_RETRY_BACKOFF_SECONDS="0.2")
+                       C3_RECLAIM_IDLE_SECONDS="5", C3_RETRY_BACKOFF_SECONDS="0.2",
+                       C3_SHUTDOWN_GRACE_SECONDS="1")
 
 
 def test_each_job_of_a_batch_ends_on_its_own(
@@ -132,3 +133,20 @@ def test_an_engine_that_dies_mid_batch_has_every_job_retried(
         ended = [_ended(client, job) for job in jobs]
     assert [doc["status"] for doc in ended] == ["success"] * 3, ended
     assert all(doc["attempts"] == 2 for doc in ended), ended
+
+
+def test_a_stopping_worker_hands_every_job_of_its_batch_back(
+    client: FlaskClient, settings_env: dict[str, str], audio: Peer, tmp_path: Path,
+) -> None:
+    jobs = [_submit(client, audio, "/long.wav"), _submit(client, audio, "/short.wav")]
+    env = _batch_env(settings_env)
+    with worker_process(env, types="whisper", log=tmp_path / "first.log") as first:
+        wait_until(lambda: all(_status(client, j)["status"] == "running" for j in jobs),
+                   timeout=120, interval=0.05)
+        first.send_signal(signal.SIGTERM)  # grace 1 s: the long job cannot finish in it
+        first.wait(timeout=30)
+    assert [_status(client, job)["status"] for job in jobs] == ["queued", "queued"]
+    with worker_process(env, types="whisper", log=tmp_path / "second.log"):
+        ended = [_ended(client, job) for job in jobs]
+    assert [doc["status"] for doc in ended] == ["success", "success"], ended
+    assert [doc["attempts"] for doc in ended] == [1, 1]  # a hand-back is not an attempt

@@ -2,8 +2,9 @@
 
 The slot talks to it over a ``multiprocessing`` pipe with the typed messages of
 ``messages.py``. The process loads its engine, answers ``Ready``, then runs each
-``RunJob`` through the ``JobPipeline`` (fetch → engine → store) until ``Stop`` or a closed
-pipe. The slot kills the process to cancel or time out a job.
+``RunJob`` (or ``RunBatch``: several jobs, one outcome each) through the ``JobPipeline``
+(fetch → engine → store) until ``Stop`` or a closed pipe. The slot kills the process to
+cancel or time out a job (a job of a batch is dropped instead, see ``batch_run.py``).
 """
 
 from __future__ import annotations
