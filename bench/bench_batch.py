@@ -10,8 +10,10 @@ Per run: a fresh `c3-render worker --types whisper --concurrency 1` with C3_WHIS
 warm-up job of the same model (the model loads), and while it runs the 20 jobs are
 submitted, so they are all queued when the worker next reads. The clock runs from the
 warm-up's end to the last of the 20 ends (both Redis's clock, from the job hashes). Prints
-jobs/s, audio seconds per second, ratios against N=1 of the same round, and the word
-error rate of each mode against the references (normalised as in tests/support/wer.py).
+jobs/s, audio seconds per second, the CPU seconds the worker and its engine process used
+(steadier than wall time on a shared machine), ratios against N=1 (medians over the
+rounds; modes alternate within each round), and the word error rate of each mode against
+the references (normalised as in tests/support/wer.py).
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class Run:
     words: int
     ok: int
     batches: int
+    cpu: float
+    """CPU seconds of the worker and its engine process over the 20 jobs."""
 
 
 def references() -> dict[str, str]:
@@ -130,14 +134,16 @@ def run_mode(url: str, base: str, name: str, jobs: list[tuple[str, str, float]],
             {"audio_url": f"{base}/{file}", "model": args.model, "language": "en"})
         return store.submit(WHISPER, request)[0]
 
-    with common.processes([command], env, log):
+    with common.processes([command], env, log) as (worker,):
         common.wait_for(lambda: WorkerRegistry(client).live_workers(), 60, "worker up")
         warm = submit(jobs[0][0])
         common.wait_for(lambda: client.hget(keys.job(WHISPER, warm), "status") == "running",
                         120, "warm-up running", interval=0.005)
         ids = [submit(file) for file, _ref, _secs in jobs]
-        common.wait_for(lambda: _ended(client, [warm]), 300, "warm-up done")
+        common.wait_for(lambda: _ended(client, [warm]), 300, "warm-up done", interval=0.005)
+        cpu_before = common.cpu_seconds(common.group_pids(worker.pid))
         common.wait_for(lambda: _ended(client, ids), 1800, "jobs done", interval=0.05)
+        cpu = common.cpu_seconds(common.group_pids(worker.pid)) - cpu_before
         hashes = _ended(client, ids) or []
     start = float(client.hget(keys.job(WHISPER, warm), "finished_at") or 0)
     end = max(float(h["finished_at"]) for h in hashes)
@@ -148,27 +154,32 @@ def run_mode(url: str, base: str, name: str, jobs: list[tuple[str, str, float]],
         err, count = word_errors(reference, text)
         errors, words = errors + err, words + count
     batches = log.read_text().count("started as one batch")
-    return Run(name, batch, end - start, sum(s for _f, _r, s in jobs), errors, words, ok, batches)
+    return Run(name, batch, end - start, sum(s for _f, _r, s in jobs), errors, words, ok, batches,
+               cpu)
 
 
 def print_runs(runs: list[Run], rounds: int) -> None:
     """One row per workload and mode: medians over the rounds, ratios against N=1."""
     result = common.table(f"20 queued /whisper jobs, one worker (1 slot), medians of {rounds} "
                           "round(s)", ["workload", "C3_WHISPER_BATCH", "s (each round)",
-                                       "jobs/s", "audio s/s", "vs N=1", "WER", "ok"])
+                                       "jobs/s", "audio s/s", "speed vs N=1", "CPU s",
+                                       "CPU: N=1 / N", "WER", "ok"])
     for name in dict.fromkeys(run.workload for run in runs):
         mine = [run for run in runs if run.workload == name]
-        baseline = statistics.median(r.seconds for r in mine if r.batch == 1) if any(
-            r.batch == 1 for r in mine) else 0.0
+        first = [r for r in mine if r.batch == 1]
+        baseline = statistics.median(r.seconds for r in first) if first else 0.0
+        base_cpu = statistics.median(r.cpu for r in first) if first else 0.0
         for batch in dict.fromkeys(run.batch for run in mine):
             these = [run for run in mine if run.batch == batch]
             seconds = statistics.median(run.seconds for run in these)
+            cpu = statistics.median(run.cpu for run in these)
             errors, words = sum(r.errors for r in these), sum(r.words for r in these)
             result.add_row(
                 f"{name} ({these[0].audio_seconds:.1f} s audio)", str(batch),
                 " / ".join(f"{r.seconds:.2f}" for r in these), f"{JOBS / seconds:.2f}",
                 f"{these[0].audio_seconds / seconds:.1f}",
-                common.ratio(baseline, seconds) if baseline else "-",
+                common.ratio(baseline, seconds) if baseline else "-", f"{cpu:.1f}",
+                common.ratio(base_cpu, cpu) if base_cpu else "-",
                 f"{errors / words:.2%} ({errors}/{words})",
                 f"{sum(r.ok for r in these)}/{JOBS * len(these)}")
     common.console.print(result)
@@ -197,6 +208,7 @@ def main() -> None:
                 for batch in (int(value) for value in args.batch.split(",")):
                     run = run_mode(url, base, name, loads[name], batch, args, work)
                     common.console.print(f"  {name} N={batch}: {run.seconds:.2f} s, "
+                                         f"{run.cpu:.1f} CPU s, "
                                          f"{run.batches} batch(es), {run.ok}/{JOBS} ok")
                     runs.append(run)
                     time.sleep(0.5)

@@ -120,17 +120,21 @@ class Slot:
         if batch_key(job.type, job.params) is None or self.context.stopping.is_set():
             return []
         worker = self.context.worker_id
-        found = self.context.reader.read_more(job.type, worker, wanted,
-                                              fits_with(job.type, job.params))
-        claims = []
-        for delivery in found:
-            if self.context.stopping.is_set():
-                self.context.reader.hand_back(delivery)
-                continue
-            claim = self.leases.start_delivery(delivery, worker)
-            if claim is not None:
-                self.ends.discard_earlier_runs(claim)
-                claims.append(claim)
+        claims: list[Claim] = []
+        try:  # the first job runs whatever happens here (an entry read but not started
+            # is taken over by the idle-entry safety net)
+            found = self.context.reader.read_more(job.type, worker, wanted,
+                                                  fits_with(job.type, job.params))
+            for delivery in found:
+                if self.context.stopping.is_set():
+                    self.context.reader.hand_back(delivery)
+                    continue
+                claim = self.leases.start_delivery(delivery, worker)
+                if claim is not None:
+                    self.ends.discard_earlier_runs(claim)
+                    claims.append(claim)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("slot %d: reading more jobs for a batch failed (%s)", self.index, exc)
         return claims
 
     def _run_batch(self, claims: list[Claim], engine: EngineHandle) -> None:
