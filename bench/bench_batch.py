@@ -7,8 +7,8 @@ Workloads (Debian's pocketsphinx-testdata, LibriVox read speech with reference t
   joined  the 5 clips joined with 0.5 s gaps (27.2 s), submitted 20 times: 544 s of audio
 Per run: a fresh `c3-render worker --types whisper --concurrency 1` with C3_WHISPER_BATCH=N
 (1 = one at a time, the baseline) and the same everything else, on its own Redis; one
-warm-up job of the same model (the model loads), and while it runs the 20 jobs are
-submitted, so they are all queued when the worker next reads. The clock runs from the
+warm-up job of the same model (the joined recording: the model loads), and while it runs
+the 20 jobs are submitted, so they are all queued when the worker next reads (checked). The clock runs from the
 warm-up's end to the last of the 20 ends (both Redis's clock, from the job hashes). Prints
 jobs/s, audio seconds per second, the CPU seconds the worker and its engine process used
 (steadier than wall time on a shared machine), ratios against N=1 (medians over the
@@ -136,10 +136,12 @@ def run_mode(url: str, base: str, name: str, jobs: list[tuple[str, str, float]],
 
     with common.processes([command], env, log) as (worker,):
         common.wait_for(lambda: WorkerRegistry(client).live_workers(), 60, "worker up")
-        warm = submit(jobs[0][0])
+        warm = submit("joined.wav")  # seconds long: the 20 are all queued before it ends
         common.wait_for(lambda: client.hget(keys.job(WHISPER, warm), "status") == "running",
                         120, "warm-up running", interval=0.005)
         ids = [submit(file) for file, _ref, _secs in jobs]
+        if client.hget(keys.job(WHISPER, warm), "status") != "running":
+            raise RuntimeError("the warm-up job ended before the 20 jobs were queued")
         common.wait_for(lambda: _ended(client, [warm]), 300, "warm-up done", interval=0.005)
         cpu_before = common.cpu_seconds(common.group_pids(worker.pid))
         common.wait_for(lambda: _ended(client, ids), 1800, "jobs done", interval=0.05)

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CHUNK_SECONDS = 30
 """Whisper's window: the VAD merges speech into chunks of at most this length."""
+NO_SPEECH_THRESHOLD = 0.6
+LOG_PROB_THRESHOLD = -1.0
+"""A chunk decoded as likely no speech, with low confidence, is dropped: the plain path's
+rule (faster-whisper's defaults), which the batched pipeline does not apply itself."""
 
 Outcome = EngineResult | Exception
 
@@ -195,6 +199,7 @@ class BatchWhisperEngine(WhisperEngine):
                     compression_ratio=item["compression_ratio"], temperature=0.0,
                     words=[Word(**word) for word in item["words"]] if "words" in item else None)
             for number, item in enumerate(prepared.segments, start=1)
+            if not _no_speech(item)
         ]
         segments = restore_speech_timestamps(raw, prepared.speech, SAMPLE_RATE) if raw else []
         for segment in segments:
@@ -214,7 +219,8 @@ class BatchWhisperEngine(WhisperEngine):
         return TranscriptionOptions(
             beam_size=self.settings.whisper_beam_size, best_of=5, patience=1,
             length_penalty=1, repetition_penalty=1, no_repeat_ngram_size=0,
-            log_prob_threshold=-1.0, no_speech_threshold=0.6, compression_ratio_threshold=2.4,
+            log_prob_threshold=LOG_PROB_THRESHOLD, no_speech_threshold=NO_SPEECH_THRESHOLD,
+            compression_ratio_threshold=2.4,
             condition_on_previous_text=False, prompt_reset_on_temperature=0.5,
             temperatures=[0.0], initial_prompt=None, prefix=None, suppress_blank=True,
             suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)), without_timestamps=False,
@@ -223,3 +229,9 @@ class BatchWhisperEngine(WhisperEngine):
             multilingual=False, max_new_tokens=None, clip_timestamps="0",
             hallucination_silence_threshold=None, hotwords=None,
         )
+
+
+def _no_speech(item: dict[str, Any]) -> bool:
+    """True for a decoded chunk that is most likely not speech (a hallucination risk)."""
+    return bool(item["no_speech_prob"] > NO_SPEECH_THRESHOLD
+                and item["avg_logprob"] < LOG_PROB_THRESHOLD)
