@@ -8,7 +8,8 @@ Workloads (Debian's pocketsphinx-testdata, LibriVox read speech with reference t
 Per run: a fresh `c3-render worker --types whisper --concurrency 1` with C3_WHISPER_BATCH=N
 (1 = one at a time, the baseline) and the same everything else, on its own Redis; one
 warm-up job of the same model (the joined recording: the model loads), and while it runs
-the 20 jobs are submitted, so they are all queued when the worker next reads (checked). The clock runs from the
+(and after its slot looked for more jobs to batch with it) the 20 jobs are submitted, so
+they are all queued when the worker next reads (both checked). The clock runs from the
 warm-up's end to the last of the 20 ends (both Redis's clock, from the job hashes). Prints
 jobs/s, audio seconds per second, the CPU seconds the worker and its engine process used
 (steadier than wall time on a shared machine), ratios against N=1 (medians over the
@@ -125,7 +126,7 @@ def run_mode(url: str, base: str, name: str, jobs: list[tuple[str, str, float]],
     env = common.bench_env(url, work / "data", C3_WHISPER_BATCH=str(batch),
                            C3_WHISPER_BATCH_SIZE=str(args.chunks), C3_FETCH_ALLOW="127.0.0.1",
                            C3_ENGINE_MEMORY_MB="0")
-    log = work / f"worker-{name}-{batch}.log"
+    log = work / f"worker-{name}-{batch}-{time.monotonic_ns()}.log"
     command = [sys.executable, "-m", "c3render.cli", "worker", "--types", "whisper",
                "--concurrency", "1", "--preload"]
 
@@ -139,6 +140,7 @@ def run_mode(url: str, base: str, name: str, jobs: list[tuple[str, str, float]],
         warm = submit("joined.wav")  # seconds long: the 20 are all queued before it ends
         common.wait_for(lambda: client.hget(keys.job(WHISPER, warm), "status") == "running",
                         120, "warm-up running", interval=0.005)
+        time.sleep(1.0)  # the slot has looked for more jobs to batch with it: none yet
         ids = [submit(file) for file, _ref, _secs in jobs]
         if client.hget(keys.job(WHISPER, warm), "status") != "running":
             raise RuntimeError("the warm-up job ended before the 20 jobs were queued")
@@ -155,7 +157,11 @@ def run_mode(url: str, base: str, name: str, jobs: list[tuple[str, str, float]],
         ok += data.get("status") == "success" and data.get("attempts") == "1"
         err, count = word_errors(reference, text)
         errors, words = errors + err, words + count
-    batches = log.read_text().count("started as one batch")
+    sizes = [len(line.split(" (whisper)")[0].split(", "))
+             for line in log.read_text().splitlines() if "started as one batch" in line]
+    if sizes and sizes[0] != 1:
+        raise RuntimeError(f"the warm-up was batched with other jobs: {sizes}")
+    batches = len(sizes[1:]) if sizes else 0
     return Run(name, batch, end - start, sum(s for _f, _r, s in jobs), errors, words, ok, batches,
                cpu)
 

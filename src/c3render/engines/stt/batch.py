@@ -209,8 +209,12 @@ class BatchWhisperEngine(WhisperEngine):
                             extra=prepared.transcript.extra(prepared.info.name))
 
     def options(self, tokenizer: Tokenizer, word_timestamps: bool) -> TranscriptionOptions:
-        """The batched pipeline's decoding options (its defaults, our beam size, with
-        timestamps so that segments stay sentence-sized as on the plain path)."""
+        """The batched pipeline's decoding options: its defaults and our beam size.
+
+        Without timestamps, as the pipeline does by default: with them, the words after a
+        chunk's last complete timestamp are dropped (the plain path decodes them in a second
+        pass; measured: the last sentence of each 27 s recording lost, WER 1.4 % → 12.7 %).
+        So a batched job's segments are its speech chunks (up to 30 s each)."""
         from faster_whisper.transcribe import (
             TranscriptionOptions,
             get_suppressed_tokens,
@@ -223,7 +227,7 @@ class BatchWhisperEngine(WhisperEngine):
             compression_ratio_threshold=2.4,
             condition_on_previous_text=False, prompt_reset_on_temperature=0.5,
             temperatures=[0.0], initial_prompt=None, prefix=None, suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)), without_timestamps=False,
+            suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)), without_timestamps=True,
             max_initial_timestamp=0.0, word_timestamps=word_timestamps,
             prepend_punctuations="\"'“¿([{-", append_punctuations="\"'.。,，!！?？:：”)]}、",
             multilingual=False, max_new_tokens=None, clip_timestamps="0",
