@@ -10,7 +10,7 @@ import pytest
 
 from c3render.engines.base import EngineJob
 from c3render.engines.registry import create_engine
-from c3render.engines.stt import WhisperEngine
+from c3render.engines.stt import BatchWhisperEngine, WhisperEngine
 from c3render.engines.stt.catalog import (
     WhisperModelInfo,
     choose_model,
@@ -235,3 +235,33 @@ def test_least_recently_used_model_is_dropped(settings: Settings) -> None:
     limited.model_for(models["base"])
     assert list(limited._loaded) == [models["base"].path]
     assert limited.model_for(models["tiny.en"]) is not tiny  # loaded again after eviction
+
+
+def test_a_batch_transcribes_each_job_and_fails_a_silent_one_alone(
+    engine: WhisperEngine, joined: tuple[Path, str], tmp_path: Path,
+) -> None:
+    assert isinstance(engine, BatchWhisperEngine)
+    silent = tmp_path / "silent.wav"
+    encode_audio(np.zeros(16000, dtype=np.float32), 16000, silent, "wav")
+    refs = references()
+    stems = sorted(refs)[:2]
+    audio, reference = joined
+    jobs = [make_job(tmp_path, LIBRIVOX / f"{stem}.wav", model="tiny", language="en")
+            for stem in stems]
+    jobs += [make_job(tmp_path, silent, model="tiny", language="en"),
+             make_job(tmp_path, audio, model="tiny", language="en")]
+    outcomes = engine.run_batch(jobs)
+    assert len(outcomes) == 4
+    for stem, outcome in zip(stems, outcomes):
+        assert not isinstance(outcome, Exception), outcome
+        assert wer(refs[stem], outcome.text or "") < 0.3, outcome.text
+        assert outcome.extra["model_used"] == "tiny.en"
+    assert isinstance(outcomes[2], InputError) and "silent" in str(outcomes[2])
+    joined_result = outcomes[3]
+    assert not isinstance(joined_result, Exception)
+    assert wer(reference, joined_result.text or "") < 0.15, joined_result.text
+    segments = joined_result.extra["segments"]  # on the recording's own timeline
+    assert segments[-1]["end"] > 20 and all(
+        a["start"] <= b["start"] for a, b in zip(segments, segments[1:]))
+    seen = jobs[3].seen  # type: ignore[attr-defined]
+    assert seen and seen == sorted(seen) and max(seen) <= 1

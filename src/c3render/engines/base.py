@@ -82,5 +82,14 @@ class Engine(Protocol):
         """Render one job. Raise ``JobError`` with a clear message when it cannot be done."""
 
 
+@runtime_checkable
+class BatchEngine(Engine, Protocol):
+    """An engine that can also render several jobs at once (e.g. batched Whisper)."""
+
+    def run_batch(self, jobs: list[EngineJob]) -> list[EngineResult | Exception]:
+        """One outcome per job, in order: its result, or the exception that failed it
+        (alone: the other jobs' outcomes stand)."""
+
+
 EngineFactory = Callable[[Settings], Engine]
 """Builds an engine from settings; raises ``EngineUnavailable`` naming what to install or set."""

@@ -12,8 +12,11 @@ too, as a safety net.
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from c3render.job import JobType
 from c3render.queue import keys
@@ -96,6 +99,30 @@ class Reader:
             return [], str(reply[1])
         pairs = zip(reply[::2], reply[1::2])
         return [Delivery(job_type, str(entry), str(job_id)) for entry, job_id in pairs], "0-0"
+
+    def read_more(
+        self, job_type: JobType, worker: str, count: int,
+        fits: Callable[[dict[str, Any]], bool],
+    ) -> list[Delivery]:
+        """Up to ``count`` more waiting jobs of ``job_type`` (in fair-share order, without
+        waiting), to run in one batch: those whose job's request ``fits`` accepts. The others
+        are handed back at once (keeping their place), so any worker's next take-over pass
+        starts them."""
+        found = self.take(job_type, worker, count)
+        pipe = self.redis.pipeline(transaction=False)
+        for delivery in found:
+            pipe.hget(keys.job(job_type, delivery.job_id), "params")
+        taken = []
+        for delivery, params in zip(found, pipe.execute() if found else []):
+            try:
+                request = json.loads(params) if params else None
+            except ValueError:
+                request = None
+            if isinstance(request, dict) and fits(request):
+                taken.append(delivery)
+            else:  # another batch's job, or a hash gone: start's own checks decide
+                self.hand_back(delivery)
+        return taken
 
     def take_over(self, job_type: JobType, worker: str) -> Delivery | None:
         """An entry held by a consumer that is gone, claimed for ``worker`` (None if none).

@@ -167,6 +167,9 @@ class Settings(BaseSettings, OperationsSettings, SpeechSettings):
     recording and its words that define each CSM voice; else ``<model>/prompts``."""
     # speech to text: models kept loaded per engine process (least recently used dropped)
     whisper_max_loaded: int = Field(2, ge=1, le=16)
+    # speech to text: jobs one slot takes at once (1: one at a time), speech chunks per forward
+    whisper_batch: int = Field(1, ge=1, le=32)
+    whisper_batch_size: int = Field(8, ge=1, le=64)
 
     _split_lists = field_validator(
         "api_keys", "cors_origins", "fetch_allow", "webhook_allow", mode="before"

@@ -2,8 +2,9 @@
 
 The slot talks to it over a ``multiprocessing`` pipe with the typed messages of
 ``messages.py``. The process loads its engine, answers ``Ready``, then runs each
-``RunJob`` through the ``JobPipeline`` (fetch → engine → store) until ``Stop`` or a closed
-pipe. The slot kills the process to cancel or time out a job.
+``RunJob`` (or ``RunBatch``: several jobs, one outcome each) through the ``JobPipeline``
+(fetch → engine → store) until ``Stop`` or a closed pipe. The slot kills the process to
+cancel or time out a job (a job of a batch is dropped instead, see ``batch_run.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from c3render.worker.messages import (
     LogLine,
     Progress,
     Ready,
+    RunBatch,
     RunJob,
     Stop,
     ToEngine,
@@ -111,8 +113,8 @@ class EngineHandle:
         child.close()
         self.conn = parent
 
-    def send(self, job: RunJob) -> None:
-        """Hand a job to the process (starting it first if needed)."""
+    def send(self, job: RunJob | RunBatch) -> None:
+        """Hand a job (or a batch) to the process (starting it first if needed)."""
         self.start()
         assert self.conn is not None
         self.last_used = time.monotonic()
@@ -207,12 +209,27 @@ def serve(
             return
         if isinstance(job, Stop):
             return
+        if isinstance(job, RunBatch):
+            _run_batch(pipeline, job, sender)
+            continue
         sender.run_id = job.run_id
         audio = AudioSender(sender.send, job.run_id)
         with job_logging(job.id, process_wide=True):
             outcome = pipeline.run(job, _progress_sender(sender, job.run_id), audio)
         sender.run_id = None
         sender.send(outcome)
+
+
+def _run_batch(pipeline: JobPipeline, batch: RunBatch, sender: RunSender) -> None:
+    """Run a batch; each job's outcome is sent as soon as it is known. Log records of the
+    batch belong to all of its jobs still running, and go to each of them."""
+    sender.batch_ids = [job.run_id for job in batch.jobs]
+    try:
+        for outcome in pipeline.run_batch(batch, lambda job: _progress_sender(sender, job.run_id)):
+            sender.send(outcome)
+            sender.batch_ids = [run_id for run_id in sender.batch_ids if run_id != outcome.run_id]
+    finally:
+        sender.batch_ids = []
 
 
 class RunSender(logging.Handler):
@@ -223,6 +240,8 @@ class RunSender(logging.Handler):
         super().__init__(logging.INFO)
         self.conn = conn
         self.run_id: str | None = None
+        self.batch_ids: list[str] = []
+        """The runs of the batch being run, when it is one."""
         self.sending = threading.Lock()
 
     def send(self, message: FromEngine) -> None:
@@ -231,12 +250,12 @@ class RunSender(logging.Handler):
             self.conn.send(message)
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Forward a log record of the current run (records between runs are not sent)."""
-        run_id = self.run_id
-        if run_id is None:
-            return
+        """Forward a log record of the current run, or of each run of the current batch
+        (records between runs are not sent)."""
+        run_ids = [self.run_id] if self.run_id is not None else list(self.batch_ids)
         try:
-            self.send(LogLine(run_id, record.created, record.levelname, record.getMessage()))
+            for run_id in run_ids:
+                self.send(LogLine(run_id, record.created, record.levelname, record.getMessage()))
         except Exception:
             self.handleError(record)
 

@@ -1,8 +1,8 @@
 """The typed messages between a slot (supervisor side) and its engine process.
 
-Slot → engine: ``RunJob`` or ``Stop``. Engine → slot: ``Ready`` once the engine has
-loaded (or failed to), then per job any number of ``Progress``, ``LogLine`` and
-``AudioChunk`` and one ``Done`` or ``Failed``. Every message about a job carries its ``run_id``, ``"{job id}/{run}"``, so a
+Slot → engine: ``RunJob``, ``RunBatch`` or ``Stop``. Engine → slot: ``Ready`` once the
+engine has loaded (or failed to), then per job (of a batch too) any number of ``Progress``,
+``LogLine`` and ``AudioChunk`` and one ``Done`` or ``Failed``. Every message about a job carries its ``run_id``, ``"{job id}/{run}"``, so a
 late message of one run can never be taken for another's.
 """
 
@@ -30,6 +30,14 @@ class RunJob:
     def run_id(self) -> str:
         """``"{job id}/{run}"``: tags every message about this run."""
         return f"{self.id}/{self.run}"
+
+
+@dataclass(frozen=True)
+class RunBatch:
+    """Run several jobs of one type at once (batched /whisper); each still ends on its own
+    with its own ``Done`` or ``Failed``."""
+
+    jobs: tuple[RunJob, ...]
 
 
 @dataclass(frozen=True)
@@ -99,5 +107,5 @@ class Failed:
     retryable: bool = False
 
 
-ToEngine = Union[RunJob, Stop]
+ToEngine = Union[RunJob, RunBatch, Stop]
 FromEngine = Union[Ready, Progress, LogLine, AudioChunk, Done, Failed]

@@ -11,19 +11,26 @@ import logging
 import mimetypes
 import secrets
 import shutil
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from c3render.engines.base import Engine, EngineJob, EngineResult, ProgressFn
+from c3render.engines.base import (
+    BatchEngine,
+    Engine,
+    EngineJob,
+    EngineResult,
+    ProgressFn,
+)
 from c3render.errors import InputError, JobError
 from c3render.inputs.fetch import fetch_input, fetch_stored
 from c3render.inputs.size import measure_size
 from c3render.job import INPUT_FIELDS, InputKind, JobType
 from c3render.settings import Settings
 from c3render.storage import Storage, create_storage
-from c3render.worker.messages import Done, Failed, RunJob
+from c3render.worker.messages import Done, Failed, RunBatch, RunJob
 from c3render.worker.run_audio import AudioSender
 
 log = logging.getLogger(__name__)
@@ -58,14 +65,8 @@ class JobPipeline:
         come), store its result; never raises."""
         workdir = run_workdir(self.settings, job)
         try:
-            if self.engine is None:
-                raise JobError(self.unavailable or "no engine")
-            workdir.mkdir(parents=True, exist_ok=True)
-            inputs = self._fetch_inputs(job, workdir)
-            engine_job = EngineJob(
-                id=job.id, type=job.type, params=job.params,
-                inputs=inputs, workdir=workdir, progress=progress,
-            )
+            engine_job = self._engine_job(job, progress)
+            assert self.engine is not None
             if audio is not None:
                 engine_job.emit_audio = audio
             log.debug("job %s: running the %s engine", job.id, self.engine.name)
@@ -74,26 +75,83 @@ class JobPipeline:
             if audio is not None:
                 audio.finish()  # the stream is complete before the result is stored
             log.debug("job %s: the engine finished; storing the result", job.id)
-            return Done(job.run_id, self._store(result, job, inputs), input_size=size)
-        except JobError as exc:
+            return Done(job.run_id, self._store(result, job, engine_job.inputs), input_size=size)
+        except Exception as exc:
+            return self.failure(job, exc)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def run_batch(
+        self, batch: RunBatch, progress: Callable[[RunJob], ProgressFn]
+    ) -> Iterator[Done | Failed]:
+        """Run several jobs at once: each one's inputs are fetched (a failure ends only that
+        job), then the engine's ``run_batch`` (or ``run`` per job) renders them, and each
+        result is stored; yields one outcome per job, as soon as it is known."""
+        ready: list[tuple[RunJob, EngineJob]] = []
+        try:
+            for job in batch.jobs:
+                try:
+                    ready.append((job, self._engine_job(job, progress(job))))
+                except Exception as exc:
+                    yield self.failure(job, exc)
+            if not ready:
+                return
+            outcomes = self._render_all([engine_job for _job, engine_job in ready])
+            for (job, engine_job), outcome in zip(ready, outcomes):
+                try:
+                    if isinstance(outcome, Exception):
+                        raise outcome
+                    size = measure_size(job.type, job.params, engine_job.inputs)
+                    yield Done(job.run_id, self._store(outcome, job, engine_job.inputs),
+                               input_size=size)
+                except Exception as exc:
+                    yield self.failure(job, exc)
+        finally:
+            for job in batch.jobs:
+                shutil.rmtree(run_workdir(self.settings, job), ignore_errors=True)
+
+    def _render_all(self, jobs: list[EngineJob]) -> list[EngineResult | Exception]:
+        """The engine's outcome of each job: batched when it can, else (or when the batch
+        as a whole raised) one job at a time."""
+        assert self.engine is not None
+        if isinstance(self.engine, BatchEngine):
+            try:
+                return self.engine.run_batch(jobs)
+            except Exception:
+                log.exception("the batch of %d jobs failed; running them one at a time",
+                              len(jobs))
+        return [_outcome(self.engine, job) for job in jobs]
+
+    def _engine_job(self, job: RunJob, progress: ProgressFn) -> EngineJob:
+        """The job as the engine sees it, its inputs fetched into its private directory."""
+        if self.engine is None:
+            raise JobError(self.unavailable or "no engine")
+        workdir = run_workdir(self.settings, job)
+        workdir.mkdir(parents=True, exist_ok=True)
+        return EngineJob(id=job.id, type=job.type, params=job.params,
+                         inputs=self._fetch_inputs(job, workdir), workdir=workdir,
+                         progress=progress)
+
+    def failure(self, job: RunJob, exc: Exception) -> Failed:
+        """The ``Failed`` message for an exception of ``job``'s run (never raw text: a
+        ``JobError``'s message scrubbed of secrets and internal URLs, else a reference)."""
+        if isinstance(exc, JobError):
             message = self._scrub(str(exc))
             if message != str(exc):
                 log.warning("job %s failed: %s", job.id, self._scrub(str(exc), keep_urls=True))
             return Failed(job.run_id, message, exc.error_type, exc.retryable)
-        except MemoryError:
+        if isinstance(exc, MemoryError):
             log.warning("job %s ran out of memory in the engine", job.id)
             return Failed(job.run_id, "the job needed more memory than an engine may use "
                                       "(C3_ENGINE_MEMORY_MB); try a smaller input")
-        except Exception as exc:
-            if _out_of_memory(exc):
-                message = f"the {job.type.value} engine ran out of GPU memory"
-                return Failed(job.run_id, message, "transient", retryable=True)
-            reference = secrets.token_hex(4)
-            log.exception("job %s failed in the engine (reference %s)", job.id, reference)
-            return Failed(job.run_id, f"internal error in the {job.type.value} engine; it is "
-                                      f"logged on the worker under reference {reference}")
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        if _out_of_memory(exc):
+            message = f"the {job.type.value} engine ran out of GPU memory"
+            return Failed(job.run_id, message, "transient", retryable=True)
+        reference = secrets.token_hex(4)
+        log.error("job %s failed in the engine (reference %s)", job.id, reference,
+                  exc_info=(type(exc), exc, exc.__traceback__))
+        return Failed(job.run_id, f"internal error in the {job.type.value} engine; it is "
+                                  f"logged on the worker under reference {reference}")
 
     def _scrub(self, message: str, keep_urls: bool = False) -> str:
         """``message`` without secrets and, unless ``keep_urls``, without internal URLs.
@@ -161,6 +219,14 @@ class JobPipeline:
         )
         self.storage.put_file(key, path, sniffed)
         return {"file_key": key, "media_type": sniffed}
+
+
+def _outcome(engine: Engine, job: EngineJob) -> EngineResult | Exception:
+    """``engine.run(job)``, or the exception that failed it."""
+    try:
+        return engine.run(job)
+    except Exception as exc:  # noqa: BLE001 - handed back as this job's outcome
+        return exc
 
 
 def _out_of_memory(exc: BaseException) -> bool:

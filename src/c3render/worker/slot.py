@@ -1,4 +1,6 @@
-"""A worker slot: takes one job at a time from Redis and runs it in an engine process."""
+"""A worker slot: takes one job at a time from Redis and runs it in an engine process
+(or, for /whisper with ``C3_WHISPER_BATCH`` above 1, several queued jobs as one batch:
+``batch_run.py``)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,10 @@ from c3render.queue.eta import record_sample
 from c3render.queue.leases import Claim
 from c3render.queue.reading import Delivery
 from c3render.settings.logs import bind_job
+from c3render.worker.batch_run import BatchRun
+from c3render.worker.batching import batch_key, batch_limit, fits_with
 from c3render.worker.context import SlotContext, through_outages
+from c3render.worker.endings import RunEnds, timeout_reason
 from c3render.worker.engine_process import EngineHandle
 from c3render.worker.messages import (
     AudioChunk,
@@ -26,7 +31,7 @@ from c3render.worker.messages import (
     Progress,
     RunJob,
 )
-from c3render.worker.pipeline import results_prefix, run_workdir
+from c3render.worker.pipeline import run_workdir
 from c3render.worker.run_audio import RunAudio
 from c3render.worker.run_log import RunLog
 
@@ -43,7 +48,7 @@ BLOCK_MS = 1000
 
 
 class Slot:
-    """One job at a time; owns an engine process per job type it has run."""
+    """One job (or one batch) at a time; owns an engine process per job type it has run."""
 
     def __init__(self, context: SlotContext, index: int) -> None:
         self.context = context
@@ -56,6 +61,8 @@ class Slot:
         self._last_progress = 0.0
         self.logs = RunLog(self.leases)
         self.audio = RunAudio(self.leases.redis, context.settings)
+        self.ends = RunEnds(context)
+        self.batch: BatchRun | None = None
         self._run: RunJob | None = None
 
     # --- the loop ----------------------------------------------------------------
@@ -101,9 +108,12 @@ class Slot:
         bind_job(claim.job.id)  # every line of this job names it (C3_LOG_FORMAT=json)
         if delivery.taken_over:
             log.info("job %s taken over from a worker that is gone", claim.job.id)
-        self._discard_earlier_runs(claim)
-        self.current = claim
+        self.ends.discard_earlier_runs(claim)
         engine = self.engine(delivery.job_type)
+        if batch_limit(self.context.settings, delivery.job_type) > 1:
+            self._run_batch([claim, *self._more_claims(claim)], engine)
+            return
+        self.current = claim
         try:
             log.info("job %s (%s) attempt %d (run %d) started",
                      claim.job.id, claim.job.type.value, claim.attempt, claim.run)
@@ -116,6 +126,51 @@ class Slot:
         finally:
             self.current = None
             bind_job(None)
+
+    def _more_claims(self, first: Claim) -> list[Claim]:
+        """Queued jobs that batch with ``first``, started (up to ``C3_WHISPER_BATCH`` in all)."""
+        job = first.job
+        wanted = batch_limit(self.context.settings, job.type) - 1
+        if batch_key(job.type, job.params) is None or self.context.stopping.is_set():
+            return []
+        worker = self.context.worker_id
+        claims: list[Claim] = []
+        try:  # the first job runs whatever happens here (an entry read but not started
+            # is taken over by the idle-entry safety net)
+            found = self.context.reader.read_more(job.type, worker, wanted,
+                                                  fits_with(job.type, job.params))
+            for delivery in found:
+                if self.context.stopping.is_set():
+                    self.context.reader.hand_back(delivery)
+                    continue
+                claim = self.leases.start_delivery(delivery, worker)
+                if claim is not None:
+                    self.ends.discard_earlier_runs(claim)
+                    claims.append(claim)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("slot %d: reading more jobs for a batch failed (%s)", self.index, exc)
+        return claims
+
+    def _run_batch(self, claims: list[Claim], engine: EngineHandle) -> None:
+        log.info("jobs %s (%s) started as one batch", ", ".join(c.job.id for c in claims),
+                 claims[0].job.type.value)
+        self.batch = BatchRun(self.context, self.ends, engine, claims)
+        try:
+            self.batch.execute()
+        except BaseException:
+            self.batch.abort()  # cannot be followed: stop it, so the jobs are taken over
+            raise
+        finally:
+            self.batch = None
+
+    @property
+    def held(self) -> list[Claim]:
+        """The claims this slot is running now (one job, or the open jobs of a batch)."""
+        batch = self.batch
+        if batch is not None:
+            return batch.held()
+        current = self.current
+        return [current] if current is not None else []
 
     def _next_delivery(self) -> Delivery | None:
         reader, worker, types = self.context.reader, self.context.worker_id, self.context.job_types
@@ -158,7 +213,7 @@ class Slot:
             self.logs.flush_if_due(claim)
             if time.monotonic() >= deadline:
                 self._stop_run(engine)
-                self._finish(claim, JobStatus.TIMED_OUT, error=self._timeout_reason(claim),
+                self._finish(claim, JobStatus.TIMED_OUT, error=timeout_reason(claim),
                              error_type="timeout")
                 return
             if time.monotonic() - last_check >= CHECK_SECONDS:
@@ -166,14 +221,11 @@ class Slot:
                 if not self._still_mine(claim):
                     log.info("job %s was ended or taken over; stopping its engine", job.id)
                     self._stop_run(engine)
-                    through_outages(lambda: self.leases.release(claim))
-                    self._discard_files(claim)
+                    self.ends.release(claim)
                     return
             if self.context.must_hand_back():
                 self._stop_run(engine)
-                through_outages(lambda: self.leases.requeue(claim))
-                self._discard_files(claim)
-                log.info("job %s handed back to the queue", job.id)
+                self.ends.requeue(claim)
                 return
 
     def _handle(self, claim: Claim, message: FromEngine) -> bool:
@@ -207,59 +259,20 @@ class Slot:
         if self._run is not None:
             shutil.rmtree(run_workdir(self.context.settings, self._run), ignore_errors=True)
 
-    def _discard_files(self, claim: Claim) -> None:
-        """Delete what a run that did not win stored (a late run must leave nothing)."""
-        try:
-            self.context.storage.delete_prefix(results_prefix(claim.job.id, claim.run))
-        except Exception:
-            log.exception("discarding the files of job %s run %d failed", claim.job.id, claim.run)
-
-    def _discard_earlier_runs(self, claim: Claim) -> None:
-        """Delete what earlier runs of the job stored: they are over (their workers died or
-        were superseded), so only this run's files may become the result."""
-        for run in range(1, claim.run):
-            try:
-                self.context.storage.delete_prefix(results_prefix(claim.job.id, run))
-            except Exception:
-                log.exception("discarding the files of job %s run %d failed", claim.job.id, run)
-
     def _report_progress(self, claim: Claim, fraction: float) -> None:
-        try:
-            self.leases.report_progress(claim, fraction)
-        except (redis.ConnectionError, redis.TimeoutError):
-            pass  # progress is best effort; the run goes on through a Redis outage
+        self.ends.report_progress(claim, fraction)
 
     def _finish(
         self, claim: Claim, status: JobStatus, result: dict[str, Any] | None = None,
         error: str = "", error_type: str = "",
     ) -> None:
-        logs = self.logs.take()  # the run's last lines go in the same script
-        recorded = through_outages(
-            lambda: self.leases.finish(claim, status, result, error, error_type, logs)
-        )
-        if not recorded or status is not JobStatus.SUCCESS:
-            self._discard_files(claim)
-        outcome = status.value if recorded else "superseded"
-        log.info("job %s run %d: %s %s", claim.job.id, claim.run, outcome, error)
+        self.ends.finish(claim, self.logs, status, result, error, error_type)
 
     def _retry(self, claim: Claim, error: str, error_type: str) -> None:
-        self.logs.flush(claim)
-        self._discard_files(claim)
-        outcome = through_outages(lambda: self.leases.retry_later(claim, error, error_type))
-        log.info("job %s run %d: %s (%s)", claim.job.id, claim.run, outcome, error)
+        self.ends.retry(claim, self.logs, error, error_type)
 
     def _still_mine(self, claim: Claim) -> bool:
-        try:
-            return self.leases.still_mine([claim])[0]
-        except (redis.ConnectionError, redis.TimeoutError):
-            return True  # keep running; finishing will wait for Redis
-
-    @staticmethod
-    def _timeout_reason(claim: Claim) -> str:
-        job = claim.job
-        if claim.run_deadline < job.deadline:
-            return f"the job ran longer than its max_time of {job.max_time} s"
-        return "the job passed its complete_in deadline while running"
+        return self.ends.still_mine([claim])[0]
 
     def _unload_idle_engines(self) -> None:
         limit = self.context.settings.engine_idle_seconds

@@ -139,7 +139,7 @@ class Worker:
 
     def running(self) -> list[Claim]:
         """The claims this worker is running now."""
-        return [slot.current for slot in self.slots if slot.current is not None]
+        return [claim for slot in self.slots for claim in slot.held]
 
     def _beat(self) -> None:
         claims = self.running()

@@ -83,8 +83,8 @@ class WhisperEngine:
                 ) from None
         return self._loaded[info.path]
 
-    def run(self, job: EngineJob) -> EngineResult:
-        """Transcribe (or translate) ``job.inputs['audio_url']``."""
+    def plan(self, job: EngineJob) -> tuple[WhisperModelInfo, str, str | None, Path]:
+        """The model, task, language (None: detect) and audio file that run ``job``."""
         params = job.params
         task = str(params.get("task") or "transcribe")
         language = language_code(str(params.get("language") or ""))
@@ -98,7 +98,13 @@ class WhisperEngine:
         path = job.inputs.get("audio_url")
         if path is None:
             raise InputError("audio_url is required")
-        transcript = _Transcript(total=_probe_duration(path))
+        return info, task, language, path
+
+    def run(self, job: EngineJob) -> EngineResult:
+        """Transcribe (or translate) ``job.inputs['audio_url']``."""
+        params = job.params
+        info, task, language, path = self.plan(job)
+        transcript = Transcript(total=probe_duration(path))
         for offset, window in windows(path, self.window_seconds):
             transcript.add_window(window)
             segments, meta = self.model_for(info).transcribe(
@@ -112,13 +118,13 @@ class WhisperEngine:
             transcript.set_language(meta.language, meta.language_probability)
             for segment in segments:
                 transcript.add_segment(offset + segment.start, offset + segment.end, segment.text,
-                                       _words(segment.words, offset))
+                                       words_of(segment.words, offset))
                 job.progress(transcript.fraction())
         transcript.check_sound()
         return EngineResult(text=transcript.text(), extra=transcript.extra(info.name))
 
 
-def _words(words: list[Any] | None, offset: float) -> list[dict[str, Any]] | None:
+def words_of(words: list[Any] | None, offset: float) -> list[dict[str, Any]] | None:
     """faster-whisper's words (``word_timestamps``) as ``{word, start, end, probability}``."""
     if words is None:
         return None
@@ -127,8 +133,8 @@ def _words(words: list[Any] | None, offset: float) -> list[dict[str, Any]] | Non
             for w in words]
 
 
-class _Transcript:
-    """Segments and facts gathered window by window."""
+class Transcript:
+    """Segments and facts gathered window by window (or chunk by chunk, batched)."""
 
     def __init__(self, total: float | None) -> None:
         self.total = total
@@ -139,16 +145,19 @@ class _Transcript:
         self.segments: list[dict[str, Any]] = []
 
     def add_window(self, window: np.ndarray) -> None:
+        """Count a window's samples and loudest sample."""
         self.samples += window.size
         self.peak = max(self.peak, float(np.max(np.abs(window))) if window.size else 0.0)
 
     def set_language(self, language: str, probability: float) -> None:
+        """Keep the language the first window was transcribed in."""
         if self.language is None:
             self.language, self.language_probability = language, float(probability)
 
     def add_segment(
         self, start: float, end: float, text: str, words: list[dict[str, Any]] | None = None
     ) -> None:
+        """Add a segment (times in seconds on the recording's timeline)."""
         segment: dict[str, Any] = {"start": round(start, 3), "end": round(end, 3),
                                    "text": text.strip()}
         if words is not None:
@@ -156,20 +165,24 @@ class _Transcript:
         self.segments.append(segment)
 
     def fraction(self) -> float:
+        """How much of the recording is transcribed (0..0.99)."""
         done = self.segments[-1]["end"] if self.segments else 0.0
         total = self.total or (self.samples / SAMPLE_RATE)
         return min(0.99, done / total) if total > 0 else 0.0
 
     def check_sound(self) -> None:
+        """Raise ``InputError`` for a recording with no samples or no sound."""
         if self.samples == 0:
             raise InputError("audio_url contains no sound (no audio samples)")
         if self.peak < SILENCE_PEAK:
             raise InputError("audio_url contains no sound (the recording is silent)")
 
     def text(self) -> str:
+        """The contract's ``text``: the segments' words."""
         return " ".join(seg["text"] for seg in self.segments if seg["text"])
 
     def extra(self, model_name: str) -> dict[str, Any]:
+        """The additions beside the text: language, duration, segments, model."""
         return {
             "language": self.language,
             "language_probability": round(self.language_probability, 4),
@@ -214,7 +227,7 @@ def quiet_cut(window: np.ndarray) -> int:
     return start + int(np.argmin(energy)) * frame + frame // 2
 
 
-def _probe_duration(path: Path) -> float | None:
+def probe_duration(path: Path) -> float | None:
     """Duration from the container header, if it says; used only for progress."""
     try:
         with open_media(path) as container:  # the safe demuxers and local file access only
