@@ -219,7 +219,7 @@ def test_conversation_speaks_each_turn_in_its_voice(engine: PiperEngine, listen:
 
 @pytest.mark.parametrize("fields, field", [
     ({"conversation": []}, "conversation"),
-    ({"conversation": [{"speaker": "nobody", "text": "hi"}]}, "conversation.speaker"),
+    ({"conversation": [{"speaker": "No Body!", "text": "hi"}]}, "conversation.speaker"),
     ({"conversation": [{"speaker": "conversational_a", "text": "  "}]}, "conversation.text"),
     ({"text": "hi", "conversation": [{"speaker": "conversational_a", "text": "hi"}]}, "text"),
     ({"conversation": [{"speaker": "clone", "text": "hi"}]}, "reference_audio_url"),

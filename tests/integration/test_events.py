@@ -158,6 +158,7 @@ def test_webhook_events_start_progress_completed(client: FlaskClient, worker: ob
             return any(b["id"] == job_id and b["status"] == "success" for b in bodies())
 
         wait_until(ended, 30)
+        wait_until(lambda: any(b["id"] == plain_id for b in bodies()), 30)  # it runs after
         mine = [b for b in bodies() if b["id"] == job_id]
         events = [b.get("event", "completed") for b in mine]
         assert events[0] == "start" and events[-1] == "completed"
