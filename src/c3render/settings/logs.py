@@ -97,6 +97,7 @@ def job_logging(job_id: str, process_wide: bool = False) -> Iterator[None]:
     finally:
         _job_id.reset(token)
         if process_wide:
+            flush_native_output()  # what native code wrote during the job still names it
             _process_job[0] = None
 
 
@@ -151,14 +152,47 @@ def capture_native_output() -> TextIO:
     native.propagate = False  # its lines are not the job's log (/status?logs=1), only output
     threading.Thread(target=_forward_native, args=(read_end, native), name="native-stderr",
                      daemon=True).start()
+    _native_marks.capturing = True
     return original
+
+
+class _NativeMarks:
+    """Marks written through fd 2 after the native lines; the reader counts those it saw."""
+
+    def __init__(self) -> None:
+        self.capturing = False
+        self.sent = 0
+        self.seen = 0
+        self.changed = threading.Condition()
+
+
+_native_marks = _NativeMarks()
+_MARK = "\x00c3render-mark "
+
+
+def flush_native_output(timeout: float = 0.5) -> None:
+    """Wait (up to ``timeout``) until every line written to fd 2 so far has been logged,
+    so the lines of a job are logged while its id is still set. No-op without capture."""
+    marks = _native_marks
+    if not marks.capturing:
+        return
+    with marks.changed:
+        marks.sent += 1
+        wanted = marks.sent
+    os.write(2, f"{_MARK}{wanted}\n".encode())
+    with marks.changed:
+        marks.changed.wait_for(lambda: marks.seen >= wanted, timeout)
 
 
 def _forward_native(read_end: int, native: logging.Logger) -> None:
     with os.fdopen(read_end, "r", errors="replace") as lines:
         for line in lines:
             text = line.rstrip()
-            if text:
+            if text.startswith(_MARK):
+                with _native_marks.changed:
+                    _native_marks.seen = max(_native_marks.seen, int(text[len(_MARK):] or 0))
+                    _native_marks.changed.notify_all()
+            elif text:
                 native.log(NATIVE_LEVELS.get(text[0], logging.WARNING), text)
 
 
