@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
@@ -166,3 +167,17 @@ def test_a_chained_job_reads_only_its_own_keys_jobs(isolated: FlaskClient) -> No
     assert alices in refused.get_json()["error"]  # as for a job that does not exist
     accepted = isolated.post("/whisper", json={"audio_url": f"job:{alices}"}, headers=ALICE)
     assert accepted.status_code == 200
+
+
+def test_openai_routes_count_against_the_keys_quota(
+    settings_env: dict[str, str], redis_client: redis.Redis
+) -> None:
+    client = make_app(max_queued_jobs=1).test_client()
+    submit(client, ALICE)
+    refused = client.post("/v1/audio/speech", json={"model": "tts-1", "input": "Hi.",
+                                                     "voice": "alloy"}, headers=ALICE)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert "C3_MAX_QUEUED_JOBS" in refused.get_json()["error"]["message"]  # OpenAI's shape
+    upload = client.post("/v1/audio/transcriptions", data={"file": (io.BytesIO(WAV), "a.wav"),
+                                                           "model": "whisper-1"}, headers=ALICE)
+    assert upload.status_code == 429

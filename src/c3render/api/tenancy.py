@@ -94,6 +94,26 @@ def record_submission(owner: str, token: str | None, job_type: JobType, job_id: 
     pipe.execute()
 
 
+def submit_owned(job_type: JobType, job_request: Any, key: str | None = None,
+                 parents: list[Job] | None = None) -> tuple[str, bool]:
+    """Queue the job as the current API key's: its rate limit and quota, its uploads, its
+    idempotency key; a chained job waits for ``parents``. Every submit route comes here."""
+    owner = current_owner()
+    uploads = own_uploads(job_type, job_request, owner)
+    token = admit_submission(owner)
+    try:
+        job_id, created = services().store.submit(
+            job_type, job_request, scoped_idempotency_key(key, owner), owner=owner or None,
+            waiting_for=parents,
+        )
+    except BaseException:
+        if token is not None:
+            services().quotas.record_job(owner, token, None, "")
+        raise
+    record_submission(owner, token, job_type, job_id, created, uploads)
+    return job_id, created
+
+
 def require_visible(job: Job) -> Job:
     """``job`` if the current key may see it; NotFound (as for no job) otherwise."""
     if services().settings.key_isolation and (job.owner or "") != current_owner():

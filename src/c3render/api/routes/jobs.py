@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from c3render.api.auth import current_owner
 from c3render.api.chaining import (
     chain_document,
     check_references,
@@ -25,12 +24,9 @@ from c3render.api.schemas import (
 )
 from c3render.api.services import base_url, services
 from c3render.api.tenancy import (
-    admit_submission,
-    own_uploads,
-    record_submission,
     remove_job_data,
     require_visible,
-    scoped_idempotency_key,
+    submit_owned,
     visible_jobs,
 )
 from c3render.api.validation import parse, read_json_body
@@ -61,7 +57,7 @@ def _submit(job_type: JobType) -> tuple[Response, int]:
     if isinstance(job_request, PortraitRequest) and job_request.from_text:
         job_request, speech = _speech_stage(job_request, key)
         parents.append(speech)
-    job_id, created = _submit_owned(job_type, job_request, key, parents)
+    job_id, created = submit_owned(job_type, job_request, key, parents)
     status = JobStatus.QUEUED.value if created else store.find(job_id).status.value
     finished = wait_preferred(job_id)
     if finished is not None:
@@ -108,29 +104,9 @@ def _speech_stage(portrait: PortraitRequest, key: str | None) -> tuple[PortraitR
     """A portrait from text: submit its /csm job first; the portrait then reads its output."""
     speech = speech_request(portrait)
     speech_parents = check_references(JobType.CSM, speech)
-    speech_id, _ = _submit_owned(JobType.CSM, speech, f"{key}\0speech" if key else None,
+    speech_id, _ = submit_owned(JobType.CSM, speech, f"{key}\0speech" if key else None,
                                  speech_parents)
     return with_speech_job(portrait, speech_id), services().store.find(speech_id)
-
-
-def _submit_owned(job_type: JobType, job_request: Any, key: str | None,
-                  parents: list[Job] | None = None) -> tuple[str, bool]:
-    """Queue the job as the current API key's: its limits, its uploads, its idempotency;
-    a chained job waits for ``parents``."""
-    owner = current_owner()
-    uploads = own_uploads(job_type, job_request, owner)
-    token = admit_submission(owner)
-    try:
-        job_id, created = services().store.submit(
-            job_type, job_request, scoped_idempotency_key(key, owner), owner=owner or None,
-            waiting_for=parents,
-        )
-    except BaseException:
-        if token is not None:
-            services().quotas.record_job(owner, token, None, "")
-        raise
-    record_submission(owner, token, job_type, job_id, created, uploads)
-    return job_id, created
 
 
 def _make_submit_view(job_type: JobType) -> None:

@@ -32,8 +32,9 @@ from c3render.api.routes.voices import check_named_voices
 from c3render.api.schemas import CsmRequest, JobRequest, WhisperRequest, with_defaults
 from c3render.api.services import services
 from c3render.api.speech_stream import stream_body, streamable_run, wait_for_start
+from c3render.api.tenancy import submit_owned
 from c3render.api.validation import describe, parse, read_json_body
-from c3render.errors import C3Error, RequestError
+from c3render.errors import C3Error, RequestError, TooManyRequests
 from c3render.job import Job, JobStatus, JobType
 from c3render.media.streaming import STREAM_FORMATS
 from c3render.queue.events import JobEvents
@@ -60,7 +61,10 @@ class SpeechRequest(BaseModel):
 @openai_bp.errorhandler(C3Error)
 def _c3_error(error: C3Error) -> tuple[Response, int]:
     param = error.field if isinstance(error, RequestError) else None
-    return openai_error(error.http_status, error.message, param)
+    response, status = openai_error(error.http_status, error.message, param)
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response, status
 
 
 @openai_bp.errorhandler(HTTPException)
@@ -179,7 +183,7 @@ def _submit(job_type: JobType, schema: type[JobRequest], fields: dict[str, Any])
                                 complete_in=settings.default_complete_in)
     if isinstance(job_request, CsmRequest):
         check_named_voices(job_request)
-    job_id, _ = svc.store.submit(job_type, job_request)
+    job_id, _ = submit_owned(job_type, job_request)  # the key's limits, quota and uploads
     return svc.store.find(job_id)
 
 
