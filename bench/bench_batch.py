@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import http.server
 import json
-import re
 import statistics
 import sys
 import tempfile
@@ -45,9 +44,9 @@ from c3render.queue import keys  # noqa: E402
 from c3render.queue.registry import WorkerRegistry  # noqa: E402
 from c3render.queue.store import JobStore  # noqa: E402
 from c3render.settings import Settings  # noqa: E402
+from tests.support.librivox import LIBRIVOX, references  # noqa: E402
 from tests.support.wer import word_errors  # noqa: E402
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 WHISPER = JobType.WHISPER
 JOBS = 20
 
@@ -66,16 +65,6 @@ class Run:
     batches: int
     cpu: float
     """CPU seconds of the worker and its engine process over the 20 jobs."""
-
-
-def references() -> dict[str, str]:
-    """Clip file stem → reference transcript."""
-    refs = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        match = re.match(r"<s>(.*)</s> \((.*)\)", line.strip())
-        if match:
-            refs[match.group(2)] = match.group(1).strip()
-    return refs
 
 
 def workloads(root: Path) -> dict[str, list[tuple[str, str, float]]]:

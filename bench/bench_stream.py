@@ -63,19 +63,24 @@ def run_seconds(api: str, job_id: str) -> float:
     raise TimeoutError(f"job {job_id} did not finish")
 
 
+def read_timed(response: requests.Response, started: float) -> tuple[float, float, int]:
+    """Read a body to its end: seconds from ``started`` to its first and last byte, and its size."""
+    first, size = None, 0
+    for chunk in response.iter_content(chunk_size=None):
+        if first is None:
+            first = time.perf_counter() - started
+        size += len(chunk)
+    assert first is not None, "the body was empty"
+    return first, time.perf_counter() - started, size
+
+
 def streamed(api: str, body: dict[str, object]) -> Timing:
     """Seconds from the submit to the first and the last streamed byte, and the bytes."""
     started = time.perf_counter()
     job_id = requests.post(f"{api}/csm", json=body, timeout=30).json()["id"]
-    first, size = None, 0
     with requests.get(f"{api}/stream/{job_id}", stream=True, timeout=120) as response:
         response.raise_for_status()
-        for chunk in response.iter_content(chunk_size=None):
-            if first is None:
-                first = time.perf_counter() - started
-            size += len(chunk)
-    assert first is not None, "the stream was empty"
-    last = time.perf_counter() - started
+        first, last, size = read_timed(response, started)
     return first, last, size, run_seconds(api, job_id)
 
 
@@ -86,14 +91,8 @@ def whole_file(api: str, body: dict[str, object]) -> Timing:
                            timeout=90).json()["id"]
     doc = requests.get(f"{api}/result/{job_id}", timeout=30).json()
     assert doc["status"] == "success", doc
-    first, size = None, 0
     with requests.get(doc["result_url"], stream=True, timeout=30) as response:
-        for chunk in response.iter_content(chunk_size=None):
-            if first is None:
-                first = time.perf_counter() - started
-            size += len(chunk)
-    assert first is not None, "the result was empty"
-    last = time.perf_counter() - started
+        first, last, size = read_timed(response, started)
     return first, last, size, run_seconds(api, job_id)
 
 

@@ -5,8 +5,6 @@ base listens): what one says the other must transcribe."""
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +12,9 @@ import av
 import openai
 import pytest
 
-from tests.support.servers import free_port, wait_for_port
-from tests.support.service import service_env, worker_process
+from tests.support.media import audio_seconds
+from tests.support.servers import free_port
+from tests.support.service import api_and_worker, service_env
 from tests.support.wer import wer
 
 pytestmark = pytest.mark.slow
@@ -28,26 +27,11 @@ def sdk(
     settings_env: dict[str, str], redis_client: object, tmp_path: Path
 ) -> Iterator[openai.OpenAI]:
     """The openai SDK pointed at our API (with an API key), a csm + whisper worker behind it."""
-    port = free_port()
-    env = service_env(settings_env, API_PORT=str(port), C3_API_WORKERS="1",
+    env = service_env(settings_env, API_PORT=str(free_port()), C3_API_WORKERS="1",
                       C3_API_KEYS="sk-test-key")
-    api = subprocess.Popen([sys.executable, "-m", "c3render.cli", "api"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with worker_process(env, types="csm,whisper", log=tmp_path / "worker.log"):
-        try:
-            wait_for_port(port, 30)
-            yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-test-key",
-                                timeout=300, max_retries=0)
-        finally:
-            api.terminate()
-            api.wait(timeout=20)
-
-
-def _duration(data: bytes) -> float:
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.audio[0]
-        frames = sum(frame.samples for frame in container.decode(stream))
-        return frames / stream.rate
+    with api_and_worker(env, "csm,whisper", tmp_path / "worker.log") as url:
+        yield openai.OpenAI(base_url=f"{url}/v1", api_key="sk-test-key", timeout=300,
+                            max_retries=0)
 
 
 def test_the_openai_sdk_speaks_and_transcribes_through_our_queue(
@@ -88,7 +72,7 @@ def test_speech_formats_speed_and_errors_in_openai_shape(sdk: openai.OpenAI) -> 
         assert container.format.name == "mp3"
     with av.open(io.BytesIO(faster.content)) as container:
         assert container.format.name == "flac"
-    ratio = _duration(faster.content) / _duration(normal.content)
+    ratio = audio_seconds(faster.content) / audio_seconds(normal.content)
     assert 0.55 <= ratio <= 0.8, ratio  # 1 / 1.5 = 0.67, pitch kept by atempo
     pcm = sdk.audio.speech.create(model="tts-1", voice="alloy", input="Hi.", response_format="pcm")
     assert len(pcm.content) % 2 == 0 and len(pcm.content) > 2400

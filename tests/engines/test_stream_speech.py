@@ -4,20 +4,17 @@ official ``openai`` package's ``with_streaming_response`` on ``/v1/audio/speech`
 
 from __future__ import annotations
 
-import io
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import av
 import openai
 import pytest
 import requests
 
-from tests.support.servers import free_port, wait_for_port
-from tests.support.service import service_env, worker_process
+from tests.support.media import audio_seconds
+from tests.support.servers import free_port
+from tests.support.service import api_and_worker, service_env
 
 pytestmark = pytest.mark.slow
 
@@ -29,23 +26,9 @@ TEXT = ("The first sentence is short. Then a second one follows it. A third sent
 @pytest.fixture
 def api(settings_env: dict[str, str], redis_client: object, tmp_path: Path) -> Iterator[str]:
     """The base URL of a real API server (with an API key) and a csm worker behind it."""
-    port = free_port()
-    env = service_env(settings_env, API_PORT=str(port), C3_API_WORKERS="1", C3_API_KEYS=KEY)
-    server = subprocess.Popen([sys.executable, "-m", "c3render.cli", "api"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with worker_process(env, types="csm", log=tmp_path / "worker.log"):
-        try:
-            wait_for_port(port, 30)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
-
-
-def _seconds(data: bytes) -> float:
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.audio[0]
-        return sum(frame.samples for frame in container.decode(stream)) / stream.rate
+    env = service_env(settings_env, API_PORT=str(free_port()), C3_API_WORKERS="1", C3_API_KEYS=KEY)
+    with api_and_worker(env, "csm", tmp_path / "worker.log") as url:
+        yield url
 
 
 def _result(session: requests.Session, api: str, job_id: str) -> dict[str, object]:
@@ -77,9 +60,9 @@ def test_stream_resumes_and_decodes_to_the_stored_result(api: str) -> None:
 
     stored = requests.get(str(_result(session, api, job_id)["result_url"]), timeout=10).content
     # the stream's own MP3 frames (no gapless tag) may be a frame or two (24 ms each) longer
-    assert abs(_seconds(streamed) - _seconds(stored)) <= 0.1, (_seconds(streamed),
-                                                              _seconds(stored))
-    assert _seconds(stored) > 5  # five sentences, not just the first
+    assert abs(audio_seconds(streamed) - audio_seconds(stored)) <= 0.1, (audio_seconds(streamed),
+                                                              audio_seconds(stored))
+    assert audio_seconds(stored) > 5  # five sentences, not just the first
 
 
 def test_the_openai_sdk_reads_speech_as_it_streams(api: str) -> None:
@@ -94,7 +77,7 @@ def test_the_openai_sdk_reads_speech_as_it_streams(api: str) -> None:
         model="tts-1", voice="alloy", input="Hello there. How are you?", stream_format="audio",
     ) as response:
         mp3 = response.read()
-    assert 1.0 < _seconds(mp3) < 5.0
+    assert 1.0 < audio_seconds(mp3) < 5.0
     whole = sdk.audio.speech.create(model="tts-1", voice="alloy", input="Hello there.",
                                     response_format="wav")  # not streamed: as before
-    assert whole.content[:4] == b"RIFF" and _seconds(whole.content) > 0.5
+    assert whole.content[:4] == b"RIFF" and audio_seconds(whole.content) > 0.5

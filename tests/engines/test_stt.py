@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -21,20 +20,10 @@ from c3render.errors import EngineUnavailable, InputError
 from c3render.job import JobType
 from c3render.media.audio import decode_audio, encode_audio
 from c3render.settings import Settings
+from tests.support.librivox import LIBRIVOX, references
 from tests.support.wer import wer
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 pytestmark = pytest.mark.skipif(not LIBRIVOX.is_dir(), reason="pocketsphinx-testdata missing")
-
-
-def references() -> dict[str, str]:
-    """Clip file stem → reference transcript."""
-    refs = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        match = re.match(r"<s>(.*)</s> \((.*)\)", line.strip())
-        if match:
-            refs[match.group(2)] = match.group(1).strip()
-    return refs
 
 
 @pytest.fixture(scope="module")

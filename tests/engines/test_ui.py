@@ -7,8 +7,6 @@ played or read. Screenshots are kept under the folder the test prints
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +14,8 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from tests.support.servers import free_port, wait_for_port
-from tests.support.service import service_env, worker_process
+from tests.support.servers import free_port
+from tests.support.service import api_and_worker, service_env
 from tests.support.wer import wer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,18 +30,10 @@ pytestmark = [
 @pytest.fixture
 def served(settings_env: dict[str, str], redis_client: object, tmp_path: Path) -> Iterator[str]:
     """The real API (with an API key) and a worker with every real embedded engine."""
-    port = free_port()
-    env = service_env(settings_env, API_PORT=str(port), C3_API_WORKERS="1", C3_API_KEYS=KEY,
+    env = service_env(settings_env, API_PORT=str(free_port()), C3_API_WORKERS="1", C3_API_KEYS=KEY,
                       C3_FETCH_ALLOW="")
-    api = subprocess.Popen([sys.executable, "-m", "c3render.cli", "api"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with worker_process(env, types="csm,whisper,portrait,analyze", log=tmp_path / "worker.log"):
-        try:
-            wait_for_port(port, 30)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            api.terminate()
-            api.wait(timeout=20)
+    with api_and_worker(env, "csm,whisper,portrait,analyze", tmp_path / "worker.log") as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import wave
 
+import av
 from PIL import Image
 
 
@@ -26,3 +27,10 @@ def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, (200, 120, 40)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def audio_seconds(data: bytes) -> float:
+    """How long an encoded audio file (any container PyAV reads) plays, from its decoded frames."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.audio[0]
+        return sum(frame.samples for frame in container.decode(stream)) / stream.rate

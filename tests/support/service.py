@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.servers import wait_for_port
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_ENGINES = (
     "csm=tests.fixtures.engines:scripted_csm,analyze=tests.fixtures.engines:scripted_analyze"
@@ -46,6 +48,24 @@ def worker_process(
         process.wait(timeout=10)
         if log:
             out.close()  # type: ignore[union-attr]
+
+
+@contextmanager
+def api_and_worker(
+    env: dict[str, str], types: str, log: Path
+) -> Iterator[str]:
+    """A real ``c3-render api`` server (one process, on ``env``'s API_PORT) and a worker of
+    ``types`` behind it; yields the API's base URL, stops both at the end."""
+    port = int(env["API_PORT"])
+    server = subprocess.Popen([sys.executable, "-m", "c3render.cli", "api"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with worker_process(env, types=types, log=log):
+        try:
+            wait_for_port(port, 30)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.1) -> object:

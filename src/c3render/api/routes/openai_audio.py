@@ -181,8 +181,7 @@ def _submit(job_type: JobType, schema: type[JobRequest], fields: dict[str, Any])
         raise describe(exc) from None
     job_request = with_defaults(validated, max_time=settings.default_max_time,
                                 complete_in=settings.default_complete_in)
-    if isinstance(job_request, CsmRequest):
-        check_named_voices(job_request)
+    check_named_voices(job_request)
     job_id, _ = submit_owned(job_type, job_request)  # the key's limits, quota and uploads
     return svc.store.find(job_id)
 
