@@ -214,3 +214,14 @@ def test_one_key_uses_every_worker_and_another_keys_job_goes_next(
     # both slots ran the flooding key's jobs at once; the other key's job went next
     assert [line.split()[0] for line in lines[:2]] == ["start", "start"]
     assert set(starts[:2]) <= set(flood) and starts.index(single) == 2
+
+
+def test_a_queued_job_that_ends_leaves_the_ready_jobs(store: JobStore, redis_client: redis.Redis) -> None:
+    cancelled = store.submit(JobType.CSM, CsmRequest(text="a"), owner="alice")[0]
+    expired = store.submit(JobType.CSM, CsmRequest(text="a", complete_in=60), owner="alice")[0]
+    assert redis_client.zcard(keys.ready(JobType.CSM)) == 2
+    store.end(store.find(cancelled), JobStatus.CANCELLED, "")
+    assert redis_client.zcard(keys.ready(JobType.CSM)) == 1
+    redis_client.hset(keys.job(JobType.CSM, expired), "deadline", 1)  # past its complete_in
+    assert store.chains.expire(JobType.CSM, expired)  # the path of chained parents that expire
+    assert redis_client.zcard(keys.ready(JobType.CSM)) == 0

@@ -185,7 +185,8 @@ class Chains:
         jobs waiting for it; True when it did."""
         verdict, _previous = self.scripts.end(
             keys=[keys.job(job_type, job_id), keys.queue(job_type), keys.outbox(job_type),
-                  keys.delayed(job_type), keys.events(job_type, job_id), keys.stats(job_type)],
+                  keys.delayed(job_type), keys.events(job_type, job_id), keys.stats(job_type),
+                  keys.ready(job_type)],
             args=[job_id, JobStatus.TIMED_OUT.value, EXPIRED_ERROR, self.retention, keys.GROUP,
                   "1", "timeout"],
         )

@@ -165,22 +165,14 @@ class JobStore:
     ) -> tuple[str, str]:
         verdict, previous = self.scripts.end(
             keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
-                  keys.delayed(job.type), keys.events(job.type, job.id), keys.stats(job.type)],
+                  keys.delayed(job.type), keys.events(job.type, job.id), keys.stats(job.type),
+                  keys.ready(job.type)],
             args=[
                 job.id, status.value, error, self.settings.retention_seconds, keys.GROUP,
                 "1" if only_expire else "0", error_type,
             ],
         )
-        if verdict == "ok" and previous == JobStatus.QUEUED.value:
-            self._forget_ready(job)
         return str(verdict), str(previous)
-
-    def _forget_ready(self, job: Job) -> None:
-        """Drop an ended queued job from the ready jobs (``take.lua`` would skip it anyway,
-        but queue positions count members)."""
-        member = self.redis.hget(keys.job(job.type, job.id), "ready")
-        if member:
-            self.redis.zrem(keys.ready(job.type), member)
 
     def resubmit(self, job: Job) -> Job:
         """Queue a failed or timed-out job again under the same id (``POST /job/{id}/retry``),
