@@ -161,3 +161,20 @@ def test_up_stops_every_process_on_sigterm_also_as_a_background_job(
     wait_until(lambda: not any(_alive(pid) for pid in family), 10)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{up_env['API_PORT']}/", timeout=2)
+
+
+def test_up_stopped_while_it_is_still_starting_leaves_nothing_behind(
+    up_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A SIGTERM that comes before the API answers (while `up` waits for it) still stops
+    Redis and the worker it has started."""
+    up = subprocess.Popen(
+        [sys.executable, "-m", "c3render.cli", "up"], env=up_env, cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    wait_until(lambda: len(_descendants(up.pid)) >= 2, 60)  # redis and the worker, at least
+    family = _descendants(up.pid)
+    up.send_signal(signal.SIGTERM)
+    up.wait(timeout=90)
+    wait_until(lambda: not any(_alive(pid) for pid in family), 10)
+    wait_until(lambda: not _descendants(up.pid), 10)

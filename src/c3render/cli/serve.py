@@ -59,23 +59,24 @@ def cmd_up(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"api_host": "127.0.0.1"})
     processes: list[subprocess.Popen[bytes]] = []
     redis_process = None
-    if redis_reachable(settings.redis_dsn):
-        console.print(f"Redis: using the server at {settings.redis_display}")
-    elif settings.redis_url:
-        raise C3Error(f"no Redis answers at the configured {settings.redis_display}")
-    else:
-        redis_process = start_redis(settings)
-        console.print(f"Redis: started redis-server (append-only) in {settings.data_dir}/redis")
-    env = child_env(settings)
-    _interrupt_on(signal.SIGINT, signal.SIGTERM)  # Ctrl-C, or a supervisor stopping `up`
-    worker_cmd = [sys.executable, "-m", "c3render.cli", "worker", "--preload",
-                  "--concurrency", str(args.concurrency)]
-    # own sessions: Ctrl-C reaches only `up`, which then stops the others in order
-    processes.append(subprocess.Popen(worker_cmd, env=env, start_new_session=True))
-    processes.append(subprocess.Popen(api_command(settings), env=env, start_new_session=True))
-    stop = _wait_for_api(settings, processes)
+    # Ctrl-C, or a supervisor stopping `up`: from here on, whenever it comes (while Redis,
+    # the worker or the API is still starting too), everything started so far is stopped
+    _interrupt_on(signal.SIGINT, signal.SIGTERM)
     try:
-        if not stop:
+        if redis_reachable(settings.redis_dsn):
+            console.print(f"Redis: using the server at {settings.redis_display}")
+        elif settings.redis_url:
+            raise C3Error(f"no Redis answers at the configured {settings.redis_display}")
+        else:
+            redis_process = start_redis(settings)
+            console.print(f"Redis: started redis-server (append-only) in {settings.data_dir}/redis")
+        env = child_env(settings)
+        worker_cmd = [sys.executable, "-m", "c3render.cli", "worker", "--preload",
+                      "--concurrency", str(args.concurrency)]
+        # own sessions: Ctrl-C reaches only `up`, which then stops the others in order
+        processes.append(subprocess.Popen(worker_cmd, env=env, start_new_session=True))
+        processes.append(subprocess.Popen(api_command(settings), env=env, start_new_session=True))
+        if not _wait_for_api(settings, processes):
             _print_ready(settings)
             while all(process.poll() is None for process in processes):
                 time.sleep(0.5)
