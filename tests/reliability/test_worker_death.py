@@ -156,6 +156,26 @@ def test_redis_losing_its_data_is_noticed_and_the_running_job_says_so(
     assert "REDIS LOST ITS DATA" in (tmp_path / "w.log").read_text()
 
 
+@pytest.mark.parametrize("then_sleep", [0, 30], ids=["job-ends-first", "slot-checks-first"])
+def test_a_running_job_whose_record_vanished_is_written_back_before_the_heartbeat_looks(
+    client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str],
+    tmp_path: Path, then_sleep: int,
+) -> None:
+    """Redis empties while the job runs, and the slot meets it first: the run ends (its
+    result has nowhere to go) or the slot's check finds the record gone. Either way the job
+    is written back as failed at once, not left a 404 for the heartbeat to miss (it looks
+    every 20 s here, and by then the slot holds nothing)."""
+    env = {**worker_env, "C3_HEARTBEAT_SECONDS": "20", "C3_LIVENESS_SECONDS": "40",
+           "C3_RECLAIM_IDLE_SECONDS": "60", "FIXTURE_REDIS_URL": settings_env["C3_REDIS_URL"]}
+    job_id = client.post("/csm", json={"text": f"forget:{then_sleep}"}).get_json()["id"]
+    with worker_process(env, log=tmp_path / "w.log"):
+        doc = wait_until(lambda: client.get(f"/status/{job_id}").status_code == 200
+                         and _status(client, job_id)["status"] in ("failed", "success")
+                         and _status(client, job_id), 10)
+        assert doc["status"] == "failed" and doc["error_type"] == "redis_lost"  # type: ignore[index]
+    assert "REDIS LOST ITS DATA" in (tmp_path / "w.log").read_text()
+
+
 def test_a_job_survives_five_kills_of_every_worker(
     client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str],
     tmp_path: Path,

@@ -130,8 +130,8 @@ class BatchRun:
             if member is None:  # ended meanwhile: drop what it stored
                 self.ends.discard_files(self._member(run_id).claim)
                 return
+            self._end(member, message)  # still held while it ends (see worker.epoch)
             del self.open[run_id]
-            self._end(member, message)
         elif member is not None and isinstance(message, Progress):
             if time.monotonic() - member.last_progress >= PROGRESS_SECONDS:
                 member.last_progress = time.monotonic()
@@ -157,9 +157,9 @@ class BatchRun:
         now = time.monotonic()
         for run_id, member in list(self.open.items()):
             if now >= member.deadline:
-                del self.open[run_id]
                 self.ends.finish(member.claim, member.logs, JobStatus.TIMED_OUT,
                                  error=timeout_reason(member.claim), error_type="timeout")
+                del self.open[run_id]
 
     def _let_go_of_ended_jobs(self) -> None:
         members = list(self.open.values())
@@ -169,5 +169,5 @@ class BatchRun:
             if not mine:
                 log.info("job %s was ended or taken over; its batch goes on without it",
                          member.claim.job.id)
-                del self.open[member.run.run_id]
                 self.ends.release(member.claim)
+                del self.open[member.run.run_id]

@@ -12,7 +12,7 @@ from typing import TypeVar
 import redis
 
 from c3render.job import JobType
-from c3render.queue.leases import Leases
+from c3render.queue.leases import Claim, Leases
 from c3render.queue.reading import Reader
 from c3render.settings import Settings
 from c3render.storage import Storage
@@ -49,3 +49,6 @@ class SlotContext:
     """Set when the worker stops taking jobs."""
     must_hand_back: Callable[[], bool]
     """True when running jobs must go back to the queue now (grace period over)."""
+    notice_lost_data: Callable[[list[Claim]], bool]
+    """Check whether Redis lost its data; if so, write the worker's running jobs and these
+    claims back as failed (``redis_lost``) and return True."""

@@ -37,7 +37,7 @@ class RunEnds:
         )
         if not recorded or status is not JobStatus.SUCCESS:
             self.discard_files(claim)
-        outcome = status.value if recorded else "superseded"
+        outcome = status.value if recorded else self._why_not_recorded(claim)
         log.info("job %s run %d: %s %s", claim.job.id, claim.run, outcome, error)
 
     def retry(self, claim: Claim, logs: RunLog, error: str, error_type: str) -> None:
@@ -45,12 +45,20 @@ class RunEnds:
         logs.flush(claim)
         self.discard_files(claim)
         outcome = through_outages(lambda: self.leases.retry_later(claim, error, error_type))
+        if outcome == "superseded":
+            outcome = self._why_not_recorded(claim)
         log.info("job %s run %d: %s (%s)", claim.job.id, claim.run, outcome, error)
 
     def release(self, claim: Claim) -> None:
-        """Let go of a run whose job was ended from outside or taken over."""
-        through_outages(lambda: self.leases.release(claim))
+        """Let go of a run whose job was ended from outside or taken over (or whose record
+        Redis lost: then it is written back as failed, never left a silent 404)."""
+        if not through_outages(lambda: self.context.notice_lost_data([claim])):
+            through_outages(lambda: self.leases.release(claim))
         self.discard_files(claim)
+
+    def _why_not_recorded(self, claim: Claim) -> str:
+        lost = through_outages(lambda: self.context.notice_lost_data([claim]))
+        return "lost with Redis's data" if lost else "superseded"
 
     def requeue(self, claim: Claim) -> None:
         """Hand a running job back to the queue (the worker is stopping)."""

@@ -5,12 +5,17 @@ saw. When the key is gone or different, Redis started over empty: that is logged
 and the jobs this worker was running are written back as failed with the reason, so their
 clients read what happened instead of a 404 (and may ``POST /job/{id}/retry``). Jobs that
 were only queued are gone with the data; only persistence (appendonly) prevents that.
+
+Whichever thread meets the loss first checks: the heartbeat (every beat), or a slot whose
+job's record vanished under it (its run would otherwise be let go of silently, leaving a
+404). The check is serialised, and writing a record back is idempotent.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 
 from c3render.queue import keys
@@ -33,6 +38,7 @@ class EpochWatch:
         self.redis = client
         self.settings = settings
         self.scripts = Scripts(client)
+        self._lock = threading.Lock()
         self.epoch = self._current()
 
     def _current(self) -> str:
@@ -41,17 +47,22 @@ class EpochWatch:
 
     def check(self, running: list[Claim]) -> bool:
         """True (and the running jobs written back as failed) when Redis lost its data."""
-        if self.redis.get(keys.epoch()) == self.epoch:
-            return False
+        with self._lock:
+            if self.redis.get(keys.epoch()) == self.epoch:
+                return False
+            self._report(running)
+            return True
+
+    def _report(self, running: list[Claim]) -> None:
+        claims = list({claim.job.id: claim for claim in running}.values())
         log.error(
             "REDIS LOST ITS DATA: the dataset this worker started with is gone (a restart "
             "without appendonly?). Queued jobs are lost; %d running job(s) are marked failed. "
-            "Configure appendonly yes (see README, Reliability).", len(running),
+            "Configure appendonly yes (see README, Reliability).", len(claims),
         )
-        for claim in running:
+        for claim in claims:
             self._write_back(claim)
         self.epoch = self._current()
-        return True
 
     def _write_back(self, claim: Claim) -> None:
         job = claim.job

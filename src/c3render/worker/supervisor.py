@@ -68,10 +68,11 @@ class Worker:
         context = SlotContext(
             settings=settings, worker_id=self.id, job_types=job_types, reader=self.reader,
             leases=self.leases, storage=self.storage, stopping=self.stopping,
-            must_hand_back=self.must_hand_back,
+            must_hand_back=self.must_hand_back, notice_lost_data=self.notice_lost_data,
         )
         self.slots = [Slot(context, index) for index in range(concurrency)]
         self._started = time.time()
+        self._epoch: EpochWatch | None = None
 
     # --- life cycle ----------------------------------------------------------------
 
@@ -80,7 +81,7 @@ class Worker:
         self._install_signal_handlers()
         through_outages(lambda: self.store.ensure_groups(self.job_types))
         through_outages(self._beat)  # alive before the first entry is read
-        epoch = through_outages(lambda: EpochWatch(self.store.redis, self.settings))
+        self._epoch = through_outages(lambda: EpochWatch(self.store.redis, self.settings))
         if self.preload:
             for slot in self.slots:
                 for job_type in self.job_types:
@@ -89,7 +90,7 @@ class Worker:
             threading.Thread(target=slot.run, name=f"slot-{slot.index}") for slot in self.slots
         ]
         threads += [
-            self._daemon(self._heartbeats, "heartbeat", epoch),
+            self._daemon(self._heartbeats, "heartbeat"),
             self._daemon(keep_house, "housekeeping", self.store, self.storage, self.stopping),
             self._daemon(WebhookDispatcher(self.settings, self.store.redis, self.storage).run,
                          "webhooks", self.stopping),
@@ -150,7 +151,14 @@ class Worker:
         }
         self.leases.heartbeat(self.id, claims, info, ttl=self.settings.liveness_seconds)
 
-    def _heartbeats(self, epoch: EpochWatch) -> None:
+    def notice_lost_data(self, also: list[Claim]) -> bool:
+        """True when Redis lost its data; this worker's running jobs and ``also`` (runs
+        being let go of) are then written back as failed (see ``worker.epoch``)."""
+        if self._epoch is None:
+            return False
+        return self._epoch.check(self.running() + also)
+
+    def _heartbeats(self) -> None:
         """Every heartbeat_seconds: keep this worker's leases; now and then check that Redis
         still holds our data and forget consumers of workers that are gone."""
         interval = self.settings.heartbeat_seconds
@@ -159,7 +167,7 @@ class Worker:
             started = time.monotonic()
             try:
                 self._beat()
-                epoch.check(self.running())
+                self.notice_lost_data([])
                 if started - last_prune >= PRUNE_SECONDS:
                     last_prune = started
                     self.reader.prune_consumers(self.job_types)
