@@ -130,7 +130,7 @@ def clones(engines: dict[str, PiperEngine], stt: WhisperEngine, encoder: Speaker
         print(f"{name:20} {scores['default']:8.2f} {scores['before']:13.2f} {scores['now']:10.2f} "
               f"{gains[-1]:+12.2f} {wer_now:8.1%} {rtf_now:8.3f}  {extra_now.get('clone_base_voice')}"
               f" (clone_similarity to the reference clip {extra_now.get('clone_similarity')})")
-    print(f"mean gain over the default voice: {np.mean(gains):+.2f} (target +0.15), {len(gains)} speakers, "
+    print(f"mean gain over the default voice: {np.mean(gains):+.3f} (target +0.15), {len(gains)} speakers, "
           f"3 sentences each")
 
 

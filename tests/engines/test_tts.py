@@ -138,19 +138,37 @@ def test_clone_says_how_it_was_rendered(engine: PiperEngine, tmp_path: Path, fac
     assert 0 < result.extra["clone_similarity"] <= 1
 
 
+class _FakeVoices:
+    """Scores a candidate by what its rendering says it is: a blend of a and b, pitched up,
+    fits best."""
+
+    def __init__(self, flat: bool = False) -> None:
+        self.flat = flat
+        self.rendered: list[object] = []
+
+    def render(self, candidate):
+        self.rendered.append(candidate)
+        return np.array([len(candidate.blend or {}), 1.0])
+
+    def adapt(self, audio, pitch):
+        return np.array([audio[0], pitch])
+
+    def similarity(self, audio):
+        if self.flat:
+            return 0.1
+        blend, pitch = audio
+        return 0.7 + 0.1 * (blend == 2) + 0.05 * (pitch > 1.1)
+
+
 def test_clone_search_keeps_the_best_and_tries_blends_and_pitch() -> None:
     from c3render.engines.tts.clone import search
 
-    tried = []
-
-    def score(candidate, reference):  # a blend of a and b, pitched up, is what fits best
-        tried.append(candidate)
-        return 0.7 + 0.1 * (candidate.blend is not None and len(candidate.blend) == 2) + 0.05 * (candidate.pitch > 1.1)
-
-    best = search(np.ones(3), 200.0, score, {"joe": 0.5, "a": 0.6, "b": 0.55}, [110.0, 150.0, 160.0], (0.7, 1.5))
+    voices = _FakeVoices()
+    best = search(voices, 200.0, {"joe": 0.5, "a": 0.6, "b": 0.55}, [110.0, 150.0, 160.0], (0.7, 1.5))
     assert best.blend and set(best.blend) == {"a", "b"} and best.pitch > 1.1
     assert best.score == pytest.approx(0.85)
-    worse = search(np.ones(3), None, lambda c, r: 0.1, {"joe": 0.5, "a": 0.6, "b": 0.55}, [110.0, 150.0, 160.0], (0.7, 1.5))
+    assert len(voices.rendered) == 3  # two blends and the winner: pitch moves are not synthesised
+    worse = search(_FakeVoices(flat=True), None, {"joe": 0.5, "a": 0.6, "b": 0.55}, [110.0, 150.0, 160.0], (0.7, 1.5))
     assert worse.blend == {"a": 1.0} and worse.score == 0.6  # never below the nearest voice
 
 

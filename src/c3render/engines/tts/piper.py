@@ -43,6 +43,8 @@ VOICE_B_LENGTH = 0.9
 #: clone: how far the embedded voice may be moved before it stops sounding like speech.
 PITCH_RANGE = (0.7, 1.5)
 LENGTH_RANGE = (0.65, 1.6)
+RENDER_CACHE = 16
+"""Calibration renders of voices and blends kept per engine process (about 0.5 MB each)."""
 CALIBRATION = "The quick brown fox jumps over the lazy dog while we wait for the train."
 CLONE_NOTE = (
     "embedded voice adapted to the reference's pitch and rate; full voice cloning needs "
@@ -71,6 +73,8 @@ class PiperEngine(SpeechEngine):
         """Named voices' plans by name and recording mtime (the clone search is not cheap)."""
         self._profiles: dict[str, tuple[np.ndarray, float, float]] = {}
         """Per clone candidate: its speaker embedding, median pitch and words per second."""
+        self._renders: dict[str, np.ndarray] = {}
+        """Calibration renders of clone candidates, oldest first (``RENDER_CACHE`` at most)."""
 
     def load(self) -> None:
         """Load the joe voice and measure its own pitch and speaking rate (for clone)."""
@@ -100,18 +104,12 @@ class PiperEngine(SpeechEngine):
         except EngineUnavailable:
             self._encoder = None
 
-    def _candidate(self, voice: str, speed: float = 1.0) -> np.ndarray:
-        """One calibration sentence in a clone candidate's voice (joe or a Kokoro voice)."""
-        if voice == "joe":
-            return self.synthesize(CALIBRATION, length_scale=1.0 / speed, temperature=0.0)
-        assert self._kokoro is not None
-        return self._kokoro.speak(CALIBRATION, voice, KOKORO_SPEED * speed, self.sample_rate)
-
     def profile(self, voice: str) -> tuple[np.ndarray, float, float]:
         """A candidate's embedding, median pitch and speaking rate (measured once)."""
         if voice not in self._profiles:
             assert self._encoder is not None
-            sample = self._candidate(voice)
+            sample = self.calibration(Candidate("joe", None) if voice == "joe"
+                                      else Candidate((voice,), {voice: 1.0}))
             self._profiles[voice] = (
                 self._encoder.embed(to_16k(sample, self.sample_rate)), median_pitch(sample, self.sample_rate) or self.base_pitch,
                 word_count(CALIBRATION) / max(0.5, speech_seconds(sample, self.sample_rate)))
@@ -170,7 +168,7 @@ class PiperEngine(SpeechEngine):
             choice = Candidate("joe", None, _clip(pitch / self.base_pitch, PITCH_RANGE) if pitch else 1.0)
             rate_base, note = self.base_words_per_second, CLONE_NOTE
         else:
-            choice = search(embedding, pitch, self._score_candidate, self._profile_scores(embedding),
+            choice = search(_CloneVoices(self, embedding), pitch, self._profile_scores(embedding),
                             [self.profile(name)[1] for name in self._candidates()], PITCH_RANGE)
             rate_base = self.profile(choice.voices[0] if isinstance(choice.voices, tuple) else "joe")[2]
             note = f"{CLONE_NOTE}; rendered as {choice.describe()}, the closest the embedded voices get " \
@@ -190,13 +188,17 @@ class PiperEngine(SpeechEngine):
     def _profile_scores(self, embedding: np.ndarray) -> dict[str, float]:
         return {name: similarity(embedding, self.profile(name)[0]) for name in self._candidates()}
 
-    def _score_candidate(self, candidate: Candidate, embedding: np.ndarray) -> float:
-        """Speak the calibration sentence as ``candidate`` and compare it with the reference."""
-        assert self._encoder is not None
-        plan = VoicePlan("clone", settings={"pitch": candidate.pitch, "length": 1.0,
-                                            **({"kokoro": candidate.blend} if candidate.blend else {})})
-        audio = self.speak(CALIBRATION, plan, {"temperature": 0.0})
-        return similarity(self._encoder.embed(to_16k(audio, self.sample_rate)), embedding)
+    def calibration(self, candidate: Candidate) -> np.ndarray:
+        """The calibration sentence in a candidate's voice or blend, unmoved (kept: later
+        clones that reach the same blend reuse it)."""
+        key = candidate.describe()
+        if key not in self._renders:
+            if len(self._renders) >= RENDER_CACHE:
+                self._renders.pop(next(iter(self._renders)))
+            plan = VoicePlan("clone", settings={"pitch": 1.0, "length": 1.0,
+                                                **({"kokoro": candidate.blend} if candidate.blend else {})})
+            self._renders[key] = self.speak(CALIBRATION, plan, {"temperature": 0.0})
+        return self._renders[key]
 
     def speak(self, sentence: str, plan: VoicePlan, params: dict[str, Any]) -> np.ndarray:
         """Synthesise ``pitch`` times slower, then play ``pitch`` times faster."""
@@ -205,9 +207,9 @@ class PiperEngine(SpeechEngine):
         if values.get("kokoro") and self._kokoro is not None:
             speed = KOKORO_SPEED / (length * pitch)
             audio = self._kokoro.speak(sentence, values["kokoro"], speed, self.sample_rate)
-            return shift_pitch(audio, pitch) if pitch != 1.0 else audio
-        temperature = float(params.get("temperature", _DEFAULT_TEMPERATURE))
-        audio = self.synthesize(sentence, length_scale=length * pitch, temperature=temperature)
+        else:
+            temperature = float(params.get("temperature", _DEFAULT_TEMPERATURE))
+            audio = self.synthesize(sentence, length_scale=length * pitch, temperature=temperature)
         return shift_pitch(audio, pitch)
 
     def measure(self, samples: np.ndarray, plans: list[VoicePlan]) -> dict[str, Any]:
@@ -219,6 +221,28 @@ class PiperEngine(SpeechEngine):
                 return {"clone_similarity": round(similarity(heard, reference), 3),
                         "clone_base_voice": plan.settings["base"] if plan.settings else "joe"}
         return {}
+
+
+class _CloneVoices:
+    """The engine's voices as the clone search sees them, scored against one reference."""
+
+    def __init__(self, engine: PiperEngine, reference: np.ndarray) -> None:
+        self.engine = engine
+        self.reference = reference
+
+    def render(self, candidate: Candidate) -> np.ndarray:
+        """The calibration sentence in the candidate's voice or blend."""
+        return self.engine.calibration(candidate)
+
+    def adapt(self, audio: np.ndarray, pitch: float) -> np.ndarray:
+        """Played ``pitch`` times faster (its tempo too: the embedding does not mind)."""
+        return shift_pitch(audio, pitch)
+
+    def similarity(self, audio: np.ndarray) -> float:
+        """Cosine similarity to the reference's embedding."""
+        assert self.engine._encoder is not None
+        return similarity(self.engine._encoder.embed(to_16k(audio, self.engine.sample_rate)),
+                          self.reference)
 
 
 def _clip(value: float, bounds: tuple[float, float]) -> float:
