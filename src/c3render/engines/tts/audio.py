@@ -119,4 +119,3 @@ def normalise_peak(samples: np.ndarray, peak: float = 0.9) -> np.ndarray:
     """Scale so the loudest sample is ``peak`` (models may return values far above 1)."""
     top = float(np.max(np.abs(samples))) if samples.size else 0.0
     return samples if top == 0.0 else (samples * (peak / top)).astype(np.float32)
-
