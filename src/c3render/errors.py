@@ -120,6 +120,11 @@ class EngineCrashed(JobError):
     retryable = True
 
 
+class RunStopped(C3Error):
+    """Raised in an engine process by the job's progress report after the slot asked the
+    run to stop (``StopRun``): the engine unwinds, keeping its models loaded."""
+
+
 class TransientError(JobError):
     """A passing fault in the engine or a server it uses (GPU out of memory, ComfyUI away)."""
 

@@ -35,6 +35,8 @@ def worker_env(settings_env: dict[str, str]) -> dict[str, str]:
         C3_HEARTBEAT_SECONDS="0.5",
         C3_LIVENESS_SECONDS="1.5", C3_RECLAIM_IDLE_SECONDS="5",
         C3_SHUTDOWN_GRACE_SECONDS="1",
+        C3_STOP_GRACE_SECONDS="0",  # a stopped run's engine is killed at once, as before
+        # the grace existed; tests of the cooperative stop set their own
         C3_RETRY_BACKOFF_SECONDS="0.2",
     )
 

@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 
 from tests.support.http_peers import http_peer, respond
@@ -83,6 +84,35 @@ def test_cancel_running_job_stops_it_quickly(
     assert _runs(settings_env, job_id) == 0
     work = Path(settings_env["C3_DATA_DIR"]) / "work"
     assert not list(work.glob(f"{job_id}-*"))  # the killed run's files are gone
+
+
+def _loads(settings_env: dict[str, str]) -> list[str]:
+    log = Path(settings_env["C3_DATA_DIR"]) / "loads.log"
+    return [line for line in log.read_text().splitlines() if line.startswith("csm ")] \
+        if log.exists() else []
+
+
+@pytest.mark.parametrize("script, kept", [("progress:20", True), ("sleep:30", False)],
+                         ids=["reports-progress", "never-reports"])
+def test_a_cancelled_run_is_asked_to_stop_and_its_engine_kept_when_it_does(
+    client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str],
+    tmp_path: Path, script: str, kept: bool,
+) -> None:
+    """A run that reports progress stops at its next report and the engine process, models
+    loaded, serves the next job; one that never reports is killed after the grace."""
+    env = {**worker_env, "C3_STOP_GRACE_SECONDS": "5" if kept else "1"}
+    job_id = client.post("/csm", json={"text": script}).get_json()["id"]
+    with worker_process(env, log=tmp_path / "w.log"):
+        wait_until(lambda: _runs(settings_env, job_id, "start"), 15)
+        client.post(f"/job/{job_id}", json={"status": "cancelled"})
+        next_job = client.post("/csm", json={"text": "ok"}).get_json()["id"]
+        _wait_status(client, next_job, {"success"})
+    assert client.get(f"/status/{job_id}").get_json()["status"] == "cancelled"
+    assert _runs(settings_env, job_id) == 0  # it never finished
+    assert len(_loads(settings_env)) == (1 if kept else 2)
+    said = "stopped; the engine stays loaded" if kept else "did not stop in time"
+    assert said in (tmp_path / "w.log").read_text()
+    assert not list((Path(settings_env["C3_DATA_DIR"]) / "work").glob(f"{job_id}-*"))
 
 
 def test_marking_a_running_job_timed_out_stops_it(client: FlaskClient, worker: object) -> None:

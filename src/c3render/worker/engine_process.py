@@ -3,8 +3,11 @@
 The slot talks to it over a ``multiprocessing`` pipe with the typed messages of
 ``messages.py``. The process loads its engine, answers ``Ready``, then runs each
 ``RunJob`` (or ``RunBatch``: several jobs, one outcome each) through the ``JobPipeline``
-(fetch → engine → store) until ``Stop`` or a closed pipe. The slot kills the process to
-cancel or time out a job (a job of a batch is dropped instead, see ``batch_run.py``).
+(fetch → engine → store) until ``Stop`` or a closed pipe. To cancel or time out a job the
+slot first asks the run to stop (``StopRun``, honoured at the run's next progress report,
+``engine_inbox.py``), so the models stay loaded; it kills the process when the run has not
+stopped within ``C3_STOP_GRACE_SECONDS`` (a job of a batch is dropped instead, see
+``batch_run.py``).
 """
 
 from __future__ import annotations
@@ -19,28 +22,30 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
-from c3render.engines.base import Engine, ProgressFn
+from c3render.engines.base import Engine
 from c3render.engines.registry import create_engine
 from c3render.errors import C3Error, EngineCrashed
 from c3render.job import JobType
 from c3render.settings import Settings
 from c3render.settings.logs import configure_logging, job_logging
+from c3render.worker.engine_inbox import Inbox
 from c3render.worker.messages import (
+    Done,
+    Failed,
     FromEngine,
     LogLine,
-    Progress,
     Ready,
     RunBatch,
     RunJob,
     Stop,
-    ToEngine,
+    Stopped,
+    StopRun,
 )
 from c3render.worker.pipeline import JobPipeline
 from c3render.worker.run_audio import AudioSender
 
 log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")
-PROGRESS_INTERVAL = 0.2
 PR_SET_PDEATHSIG = 1
 SECRET_ENVIRONMENT = ("C3_API_KEYS", "C3_REDIS_URL", "REDIS_URL", "C3_WEBHOOK_SECRET",
                       "FLASK_SECRET_KEY")
@@ -137,8 +142,26 @@ class EngineHandle:
         self.close()
         raise EngineCrashed(f"the {self.job_type.value} engine process died (exit code {code})")
 
+    def stop_run(self, run_id: str, grace: float) -> bool:
+        """Ask the process to stop ``run_id`` and wait up to ``grace`` seconds for the run's
+        end (``Stopped``, or a ``Done``/``Failed`` that came first: either is dropped);
+        kill the process if it does not come. True when the process, models loaded, is kept."""
+        deadline = time.monotonic() + grace
+        try:
+            if grace <= 0 or self.conn is None or not self.alive:
+                raise EngineCrashed("not asked")
+            self.conn.send(StopRun(run_id))
+            while (left := deadline - time.monotonic()) > 0:
+                message = self.poll(left)
+                if isinstance(message, (Stopped, Done, Failed)) and message.run_id == run_id:
+                    return True
+        except (EngineCrashed, OSError):
+            pass
+        self.kill()
+        return False
+
     def kill(self) -> None:
-        """Stop the process at once (cancel, timeout); the next job starts a fresh one."""
+        """Stop the process at once; the next job starts a fresh one."""
         if self.process is not None and self.process.is_alive():
             self.process.kill()
             self.process.join(timeout=5)
@@ -202,30 +225,33 @@ def serve(
     logging.getLogger().addHandler(sender)
     sender.send(Ready(engine.name if engine else None))
     pipeline = JobPipeline(engine, unavailable, settings)
+    inbox = Inbox(conn)
     while True:
         try:
-            job: ToEngine = conn.recv()
-        except (EOFError, KeyboardInterrupt):
+            job = inbox.next()
+        except KeyboardInterrupt:
             return
         if isinstance(job, Stop):
             return
         if isinstance(job, RunBatch):
-            _run_batch(pipeline, job, sender)
+            _run_batch(pipeline, job, sender, inbox)
             continue
         sender.run_id = job.run_id
         audio = AudioSender(sender.send, job.run_id)
         with job_logging(job.id, process_wide=True):
-            outcome = pipeline.run(job, _progress_sender(sender, job.run_id), audio)
+            outcome = pipeline.run(job, inbox.progress_reporter(sender.send, job.run_id), audio)
         sender.run_id = None
+        inbox.forget(job.run_id)
         sender.send(outcome)
 
 
-def _run_batch(pipeline: JobPipeline, batch: RunBatch, sender: RunSender) -> None:
+def _run_batch(pipeline: JobPipeline, batch: RunBatch, sender: RunSender, inbox: Inbox) -> None:
     """Run a batch; each job's outcome is sent as soon as it is known. Log records of the
     batch belong to all of its jobs still running, and go to each of them."""
     sender.batch_ids = [job.run_id for job in batch.jobs]
     try:
-        for outcome in pipeline.run_batch(batch, lambda job: _progress_sender(sender, job.run_id)):
+        for outcome in pipeline.run_batch(
+                batch, lambda job: inbox.progress_reporter(sender.send, job.run_id)):
             sender.send(outcome)
             sender.batch_ids = [run_id for run_id in sender.batch_ids if run_id != outcome.run_id]
     finally:
@@ -259,14 +285,3 @@ class RunSender(logging.Handler):
         except Exception:
             self.handleError(record)
 
-
-def _progress_sender(sender: RunSender, run_id: str) -> ProgressFn:
-    last = [0.0]
-
-    def report(fraction: float) -> None:
-        now = time.monotonic()
-        if now - last[0] >= PROGRESS_INTERVAL:
-            last[0] = now
-            sender.send(Progress(run_id, float(fraction)))
-
-    return report

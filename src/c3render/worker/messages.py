@@ -1,8 +1,9 @@
 """The typed messages between a slot (supervisor side) and its engine process.
 
-Slot → engine: ``RunJob``, ``RunBatch`` or ``Stop``. Engine → slot: ``Ready`` once the
-engine has loaded (or failed to), then per job (of a batch too) any number of ``Progress``,
-``LogLine`` and ``AudioChunk`` and one ``Done`` or ``Failed``. Every message about a job carries its ``run_id``, ``"{job id}/{run}"``, so a
+Slot → engine: ``RunJob``, ``RunBatch`` or ``Stop``, and ``StopRun`` while a job runs.
+Engine → slot: ``Ready`` once the engine has loaded (or failed to), then per job (of a
+batch too) any number of ``Progress``, ``LogLine`` and ``AudioChunk`` and one ``Done``,
+``Failed`` or (after a ``StopRun``) ``Stopped``. Every message about a job carries its ``run_id``, ``"{job id}/{run}"``, so a
 late message of one run can never be taken for another's.
 """
 
@@ -43,6 +44,14 @@ class RunBatch:
 @dataclass(frozen=True)
 class Stop:
     """Exit after the current job (the engine unloads its models)."""
+
+
+@dataclass(frozen=True)
+class StopRun:
+    """Stop this run at its next progress report (cancel, timeout, take-over); the engine
+    stays loaded for the next job. The slot kills the process if it does not answer."""
+
+    run_id: str
 
 
 @dataclass(frozen=True)
@@ -107,5 +116,12 @@ class Failed:
     retryable: bool = False
 
 
-ToEngine = Union[RunJob, RunBatch, Stop]
-FromEngine = Union[Ready, Progress, LogLine, AudioChunk, Done, Failed]
+@dataclass(frozen=True)
+class Stopped:
+    """The run stopped as asked by ``StopRun``; nothing was stored."""
+
+    run_id: str
+
+
+ToEngine = Union[RunJob, RunBatch, Stop, StopRun]
+FromEngine = Union[Ready, Progress, LogLine, AudioChunk, Done, Failed, Stopped]

@@ -24,13 +24,13 @@ from c3render.engines.base import (
     EngineResult,
     ProgressFn,
 )
-from c3render.errors import InputError, JobError
+from c3render.errors import InputError, JobError, RunStopped
 from c3render.inputs.fetch import fetch_input, fetch_stored
 from c3render.inputs.size import measure_size
 from c3render.job import INPUT_FIELDS, InputKind, JobType
 from c3render.settings import Settings
 from c3render.storage import Storage, create_storage
-from c3render.worker.messages import Done, Failed, RunBatch, RunJob
+from c3render.worker.messages import Done, Failed, RunBatch, RunJob, Stopped
 from c3render.worker.run_audio import AudioSender
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class JobPipeline:
         return create_storage(self.settings)
 
     def run(self, job: RunJob, progress: ProgressFn, audio: AudioSender | None = None
-            ) -> Done | Failed:
+            ) -> Done | Failed | Stopped:
         """Fetch the job's inputs, run the engine (its audio pieces go to ``audio`` as they
         come), store its result; never raises."""
         workdir = run_workdir(self.settings, job)
@@ -76,6 +76,9 @@ class JobPipeline:
                 audio.finish()  # the stream is complete before the result is stored
             log.debug("job %s: the engine finished; storing the result", job.id)
             return Done(job.run_id, self._store(result, job, engine_job.inputs), input_size=size)
+        except RunStopped:
+            log.info("job %s: stopped as the worker asked", job.id)
+            return Stopped(job.run_id)
         except Exception as exc:
             return self.failure(job, exc)
         finally:

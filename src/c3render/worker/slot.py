@@ -212,15 +212,15 @@ class Slot:
                 return
             self.logs.flush_if_due(claim)
             if time.monotonic() >= deadline:
-                self._stop_run(engine)
+                self._stop_run(engine, asked=True)
                 self._finish(claim, JobStatus.TIMED_OUT, error=timeout_reason(claim),
                              error_type="timeout")
                 return
             if time.monotonic() - last_check >= CHECK_SECONDS:
                 last_check = time.monotonic()
                 if not self._still_mine(claim):
-                    log.info("job %s was ended or taken over; stopping its engine", job.id)
-                    self._stop_run(engine)
+                    log.info("job %s was ended or taken over; stopping its run", job.id)
+                    self._stop_run(engine, asked=True)
                     self.ends.release(claim)
                     return
             if self.context.must_hand_back():
@@ -253,11 +253,20 @@ class Slot:
                          error_type=message.error_type)
         return True
 
-    def _stop_run(self, engine: EngineHandle) -> None:
-        """Kill the engine mid-run (it restarts for the next job) and remove the run's files."""
-        engine.kill()
-        if self._run is not None:
-            shutil.rmtree(run_workdir(self.context.settings, self._run), ignore_errors=True)
+    def _stop_run(self, engine: EngineHandle, asked: bool = False) -> None:
+        """Stop the run and remove its files. ``asked``: the engine is asked first and keeps
+        its models if the run stops within ``C3_STOP_GRACE_SECONDS``; otherwise (and when
+        not ``asked``) its process is killed and restarts for the next job."""
+        run = self._run
+        if asked and run is not None:
+            kept = engine.stop_run(run.run_id, self.context.settings.stop_grace_seconds)
+            log.info("job %s: run %s %s", run.id, run.run_id,
+                     "stopped; the engine stays loaded" if kept else "did not stop in time; "
+                     "its engine process was killed")
+        else:
+            engine.kill()
+        if run is not None:
+            shutil.rmtree(run_workdir(self.context.settings, run), ignore_errors=True)
 
     def _report_progress(self, claim: Claim, fraction: float) -> None:
         self.ends.report_progress(claim, fraction)
