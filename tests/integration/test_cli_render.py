@@ -46,7 +46,7 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_render_commands_exit_codes_and_plain_progress(
-    api_env: dict[str, str], tmp_path: Path
+    api_env: dict[str, str], redis_client: object, tmp_path: Path
 ) -> None:
     out = _cli(api_env, "tts", "progress:1", "-o", str(tmp_path / "hello.wav"))
     assert out.returncode == 0, out.stderr
@@ -55,10 +55,13 @@ def test_render_commands_exit_codes_and_plain_progress(
     assert lines[0].startswith("job ") and any(line.startswith("running") for line in lines)
     assert "saved" in lines[-1]
 
-    as_json = _cli(api_env, "tts", "ok", "--json")
+    as_json = _cli(api_env, "tts", "ok", "--json", "--priority", "high")
     doc = json.loads(as_json.stdout)
     assert as_json.returncode == 0 and doc["status"] == "success" and doc["result_url"]
     assert as_json.stderr == ""
+    assert redis_client.hget(f"c3:{{csm}}:job:{doc['id']}", "priority") == "high"  # type: ignore[attr-defined]
+    unknown_voice = _cli(api_env, "tts", "ok", "--voice", "nobody")
+    assert unknown_voice.returncode == 2 and "voice" in unknown_voice.stderr  # the server's 400
 
     photo = tmp_path / "photo.png"
     Image.new("RGB", (8, 8), (0, 90, 200)).save(photo)

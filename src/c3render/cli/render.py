@@ -22,6 +22,7 @@ def _run(
     args: argparse.Namespace, job_type: JobType, fields: dict[str, Any]
 ) -> tuple[Client, dict[str, Any]]:
     client = Client(args.url, args.key)
+    fields = {**fields, "priority": args.priority}
     job_id = client.submit(job_type, {k: v for k, v in fields.items() if v is not None})
     with Watcher(job_id, quiet=args.json) as watcher:
         result = client.follow(job_id, watcher.update)
@@ -93,7 +94,8 @@ def add_commands(commands: Any, client_options: AddOptions) -> None:
     """Add tts, transcribe, portrait and analyze to the ``c3-render`` parser."""
     tts = commands.add_parser("tts", help='speak a text: c3-render tts "Hello" -o hello.mp3')
     tts.add_argument("text")
-    tts.add_argument("--voice", choices=["random", "conversational_a", "conversational_b"])
+    tts.add_argument("--voice", help="random (default), conversational_a, conversational_b, or "
+                     "a named voice of the server (GET /voices)")
     tts.add_argument("--format", choices=["mp3", "wav", "ogg"],
                      help="audio format (default: from -o's suffix, else mp3)")
     tts.set_defaults(handler=cmd_tts)
@@ -122,6 +124,8 @@ def add_commands(commands: Any, client_options: AddOptions) -> None:
 
     for command in (tts, stt, portrait, analyze):
         command.add_argument("-o", "--output", type=Path, help="save the result here")
+        command.add_argument("--priority", choices=["high", "normal", "low"],
+                             help="among this API key's queued jobs (default normal)")
         command.add_argument("--json", action="store_true",
                              help="print the result document as JSON (no progress display)")
         client_options(command)
