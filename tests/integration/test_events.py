@@ -176,7 +176,11 @@ def test_a_stream_whose_job_expires_ends_with_gone(
     job_id = client.post("/csm", json={"text": "ok"}).get_json()["id"]
     response = client.get(f"/events/{job_id}", buffered=False)
     events = sseclient.SSEClient(_Source(response.iter_encoded())).events()
-    assert {next(events).event, next(events).event} == {"queue", "status"}
+    first = {event.event: json.loads(event.data) for event in (next(events), next(events))}
+    assert set(first) == {"queue", "status"}
+    # the queue event carries the ETA as /status does: none yet, no csm job has finished
+    assert first["queue"]["queue_position"] == 0 and first["queue"]["eta"] is None
+    assert "no finished csm job" in first["queue"]["eta_reason"]
     redis_client.delete(keys.job(JobType.CSM, job_id))  # as if its retention ran out
     kinds = [event.event for event in events]
     assert kinds[-1] == "gone"

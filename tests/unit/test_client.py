@@ -20,3 +20,18 @@ def test_the_api_key_is_not_sent_where_a_result_link_points(tmp_path: Path) -> N
     sent_to_api = {name.lower() for name in api.requests_to("/file.mp3")[0].headers}
     assert "x-c3-render-key" not in sent_to_bucket
     assert "x-c3-render-key" in sent_to_api
+
+
+def test_the_watch_line_gives_the_queue_position_and_the_eta_while_queued() -> None:
+    from c3render.cli.events import JobEvent, JobView
+    from c3render.cli.watch import describe
+
+    view = JobView("j")
+    view.update(JobEvent(None, "queue", {"status": "queued", "queue_position": 3,
+                                         "eta": {"start_in_s": 12.4, "finish_in_s": 20.0}}))
+    assert describe(view) == "queued, 3 jobs ahead, starts in ~12 s"
+    view.update(JobEvent(None, "queue", {"status": "queued", "queue_position": 1, "eta": None,
+                                         "eta_reason": "no live worker"}))
+    assert describe(view) == "queued, 1 job ahead"
+    view.update(JobEvent("1-0", "status", {"status": "running"}))
+    assert view.queue_position is None and view.starts_in_s is None

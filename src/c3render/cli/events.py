@@ -37,6 +37,8 @@ class JobView:
     status: str = "queued"
     progress: float = 0.0
     queue_position: int | None = None
+    starts_in_s: float | None = None
+    """The queue event's ``eta.start_in_s`` (None when the server gives no estimate)."""
     message: str = ""
     result: dict[str, Any] = field(default_factory=dict)
 
@@ -47,8 +49,9 @@ class JobView:
             self.status = str(data.get("status", self.status))
         if event.kind == "queue":
             self.queue_position = data.get("queue_position")
+            self.starts_in_s = (data.get("eta") or {}).get("start_in_s")
         elif event.kind == "status" and self.status != "queued":
-            self.queue_position = None
+            self.queue_position = self.starts_in_s = None
         if event.kind == "progress":
             self.progress = float(data.get("progress", self.progress))
         elif event.kind == "log":

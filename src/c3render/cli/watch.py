@@ -25,7 +25,8 @@ def describe(view: JobView) -> str:
     """One short line: the status, the queue position or the last log message."""
     if view.status == "queued" and view.queue_position is not None:
         ahead = view.queue_position
-        return f"queued, {ahead} job{'s' if ahead != 1 else ''} ahead"
+        line = f"queued, {ahead} job{'s' if ahead != 1 else ''} ahead"
+        return line if view.starts_in_s is None else f"{line}, starts in ~{view.starts_in_s:.0f} s"
     if view.status == "running" and view.message:
         return f"running: {view.message[:60]}"
     return view.status
