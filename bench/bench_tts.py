@@ -13,7 +13,9 @@ moved in pitch and rate).
   (its words from Whisper base), and the result is judged against the mean embedding of
   that speaker's *other* clips, so the figure is not the signal the clone chose by. Printed
   per speaker: similarity of the default voice (conversational_a), the previous clone and
-  the current clone (target: current ≥ default + 0.15), and the clone's WER and RTF.
+  the current clone (target: current ≥ default + 0.15), and the clone's WER and RTF; then
+  the clone's RTF for each speaker in a restarted engine (a new ``PiperEngine`` on the same
+  data dir, which reads back what the search measured: ``clone_cache.py``).
 - Named voices: each reference clip as a voice of ``C3_VOICES_DIR``: RTF of its first job
   (it runs the clone search) and of a later job (the search reused), clone's RTF beside.
 """
@@ -108,13 +110,15 @@ def clones(engines: dict[str, PiperEngine], stt: WhisperEngine, encoder: Speaker
     """Similarity to each real speaker: default voice, previous clone, current clone."""
     text = " ".join(SENTENCES[:3])
     print(f"\n{'reference speaker':20} {'default':>8} {'clone before':>13} {'clone now':>10} {'now-default':>12} {'WER now':>8} {'RTF now':>8}  voice used")
-    gains = []
+    gains: list[float] = []
+    references: list[tuple[str, Path, str]] = []
     for name, (reference, others) in SPEAKERS.items():
         judge = np.mean([encoder.embed(load_16k(p)) for p in others], axis=0)
         judge /= np.linalg.norm(judge)
         ref_wav = work / f"{name.split()[0]}-ref.wav"
         encode_audio(load_16k(reference), 16000, ref_wav, "wav")
         words = listen(stt, ref_wav, work)
+        references.append((name, ref_wav, words))
         scores, extra_now, wer_now, rtf_now = {}, {}, 0.0, 0.0
         for label, engine, voice in (("default", engines["now"], "conversational_a"),
                                      ("before", engines["before"], "clone"), ("now", engines["now"], "clone")):
@@ -132,6 +136,16 @@ def clones(engines: dict[str, PiperEngine], stt: WhisperEngine, encoder: Speaker
               f" (clone_similarity to the reference clip {extra_now.get('clone_similarity')})")
     print(f"mean gain over the default voice: {np.mean(gains):+.3f} (target +0.15), {len(gains)} speakers, "
           f"3 sentences each")
+    restarted = PiperEngine(engines["now"].settings)  # a new engine process on this installation
+    restarted.load()
+    rtfs = []
+    for name, ref_wav, words in references:
+        fields = {"text": text, "voice": "clone", "reference_text": words}
+        _path, seconds, extra = synth(restarted, work / f"{name.split()[0]}-restarted", fields,
+                                      {"reference_audio_url": ref_wav})
+        rtfs.append(f"{name} {seconds / extra['duration']:.3f}")
+    print("clone RTF in a restarted engine (the measurements read back from the data dir): "
+          + ", ".join(rtfs))
 
 
 def named(settings: Settings, stt: WhisperEngine, work: Path) -> None:

@@ -15,7 +15,7 @@ from c3render.engines.registry import create_engine
 from c3render.engines.stt import WhisperEngine
 from c3render.engines.stt.catalog import installed_models
 from c3render.engines.tts.audio import shift_pitch
-from c3render.engines.tts.piper import CLONE_NOTE, PiperEngine
+from c3render.engines.tts.piper import CALIBRATION, CLONE_NOTE, PiperEngine
 from c3render.engines.tts.speaker import SpeakerEncoder, similarity
 from c3render.engines.tts.text import split_sentences
 from c3render.errors import InputError
@@ -170,6 +170,27 @@ def test_clone_search_keeps_the_best_and_tries_blends_and_pitch() -> None:
     assert len(voices.rendered) == 3  # two blends and the winner: pitch moves are not synthesised
     worse = search(_FakeVoices(flat=True), None, {"joe": 0.5, "a": 0.6, "b": 0.55}, [110.0, 150.0, 160.0], (0.7, 1.5))
     assert worse.blend == {"a": 1.0} and worse.score == 0.6  # never below the nearest voice
+
+
+@needs_encoder
+def test_a_restarted_engine_reuses_the_clone_measurements(
+    engine: PiperEngine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The voices' profiles and the search's renders are kept in the data dir: a new engine
+    process on the same installation renders no test sentence and chooses the same voice."""
+    clip = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
+    fields = {"text": SENTENCE, "voice": "clone", "format": "wav",
+              "reference_text": "a reference", "temperature": 0}
+    first, _ = render(engine, tmp_path, {"reference_audio_url": clip}, job_id="first", **fields)
+    again = PiperEngine(settings)
+    again.load()
+    spoken: list[str] = []
+    speak = again.speak
+    monkeypatch.setattr(again, "speak", lambda sentence, *rest: spoken.append(sentence) or speak(sentence, *rest))
+    second, _ = render(again, tmp_path, {"reference_audio_url": clip}, job_id="second", **fields)
+    assert CALIBRATION not in spoken and spoken  # only the job's own sentence was rendered
+    assert second.extra["clone_base_voice"] == first.extra["clone_base_voice"]
+    assert list((settings.data_dir / "models").glob("clone-voices-*.npz"))
 
 
 @needs_encoder

@@ -10,7 +10,9 @@ reference's median pitch and speaking rate. It is not voice cloning: ``voice_not
 which voice was used and ``clone_similarity`` gives the cosine similarity of the result
 to the reference (1 = the same voice; different people score about 0.5–0.8). A named
 voice of ``C3_VOICES_DIR`` (``voices.py``) is the clone of its recording, searched once per
-engine process and reused, so only its first job pays for the search.
+engine process and reused, so only its first job pays for the search. What the search
+renders and measures of the voices is kept in the data dir (``clone_cache.py``), so a
+restarted engine does not render it again.
 
 ``temperature`` (0..2, default 0.9) scales piper's sampling noise: at 0.9 piper runs with
 its trained values (noise_scale 0.667, noise_w 0.8), at 0 it is deterministic, higher
@@ -28,6 +30,7 @@ from c3render.engines.base import EngineJob
 from c3render.engines.tts.audio import median_pitch, shift_pitch, speech_seconds
 from c3render.engines.tts.base import SpeechEngine, VoicePlan, reference_input
 from c3render.engines.tts.clone import Candidate, search
+from c3render.engines.tts.clone_cache import CloneCache
 from c3render.engines.tts.kokoro import VOICES as KOKORO_VOICES
 from c3render.engines.tts.kokoro import KokoroVoices
 from c3render.engines.tts.speaker import SpeakerEncoder, similarity, to_16k
@@ -75,6 +78,9 @@ class PiperEngine(SpeechEngine):
         """Per clone candidate: its speaker embedding, median pitch and words per second."""
         self._renders: dict[str, np.ndarray] = {}
         """Calibration renders of clone candidates, oldest first (``RENDER_CACHE`` at most)."""
+        self._cache: CloneCache | None = None
+        self._measured = False
+        """Renders or profiles were added since the cache was last written."""
 
     def load(self) -> None:
         """Load the joe voice and measure its own pitch and speaking rate (for clone)."""
@@ -103,6 +109,9 @@ class PiperEngine(SpeechEngine):
             self._encoder = SpeakerEncoder()
         except EngineUnavailable:
             self._encoder = None
+        self._cache = CloneCache(self.settings.data_dir / "models", CALIBRATION, self.sample_rate,
+                                 KOKORO_SPEED, KOKORO_VOICES, self._kokoro is not None)
+        self._renders, self._profiles = self._cache.load()
 
     def profile(self, voice: str) -> tuple[np.ndarray, float, float]:
         """A candidate's embedding, median pitch and speaking rate (measured once)."""
@@ -113,7 +122,9 @@ class PiperEngine(SpeechEngine):
             self._profiles[voice] = (
                 self._encoder.embed(to_16k(sample, self.sample_rate)), median_pitch(sample, self.sample_rate) or self.base_pitch,
                 word_count(CALIBRATION) / max(0.5, speech_seconds(sample, self.sample_rate)))
+            self._measured = True
         return self._profiles[voice]
+
     def synthesize(self, text: str, length_scale: float, temperature: float) -> np.ndarray:
         """Joe's raw output for ``text`` (all of piper's sentence chunks joined)."""
         from piper import SynthesisConfig
@@ -170,6 +181,9 @@ class PiperEngine(SpeechEngine):
         else:
             choice = search(_CloneVoices(self, embedding), pitch, self._profile_scores(embedding),
                             [self.profile(name)[1] for name in self._candidates()], PITCH_RANGE)
+            if self._measured and self._cache is not None:  # for the next engine process
+                self._cache.save(self._renders, self._profiles)
+                self._measured = False
             rate_base = self.profile(choice.voices[0] if isinstance(choice.voices, tuple) else "joe")[2]
             note = f"{CLONE_NOTE}; rendered as {choice.describe()}, the closest the embedded voices get " \
                    f"(similarity {choice.score:.2f} on a test sentence)"
@@ -198,6 +212,7 @@ class PiperEngine(SpeechEngine):
             plan = VoicePlan("clone", settings={"pitch": 1.0, "length": 1.0,
                                                 **({"kokoro": candidate.blend} if candidate.blend else {})})
             self._renders[key] = self.speak(CALIBRATION, plan, {"temperature": 0.0})
+            self._measured = True
         return self._renders[key]
 
     def speak(self, sentence: str, plan: VoicePlan, params: dict[str, Any]) -> np.ndarray:
