@@ -201,7 +201,11 @@ def _starts(data_dir: str) -> list[str]:
 def test_one_key_uses_every_worker_and_another_keys_job_goes_next(
     keyed: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str], tmp_path: Path
 ) -> None:
-    flood = [_post(keyed, "key-flood-0123456789", "sleep:1.5") for _ in range(8)]
+    # The first two (the two slots' jobs) end 6 s apart: a slot frees up alone, well after the
+    # other key's job is submitted. (With equal lengths both slots freed in the same
+    # millisecond and one took the next flood job: the start lines' order was a race.)
+    scripts = ["sleep:6", "sleep:12"] + ["sleep:1"] * 6
+    flood = [_post(keyed, "key-flood-0123456789", script) for script in scripts]
     env = service_env(worker_env, C3_API_KEYS=",".join(KEYS))
     data = settings_env["C3_DATA_DIR"]
     with worker_process(env, types="csm", concurrency=2, log=tmp_path / "w.log"):
