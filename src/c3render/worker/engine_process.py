@@ -283,4 +283,3 @@ class RunSender(logging.Handler):
                 self.send(LogLine(run_id, record.created, record.levelname, record.getMessage()))
         except Exception:
             self.handleError(record)
-
