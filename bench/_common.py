@@ -15,8 +15,10 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 for _path in (str(ROOT / "src"), str(ROOT)):
@@ -24,6 +26,7 @@ for _path in (str(ROOT / "src"), str(ROOT)):
         sys.path.insert(0, _path)
 
 import redis  # noqa: E402
+import requests  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -87,6 +90,31 @@ def processes(commands: list[list[str]], env: dict[str, str], log: Path) -> Iter
         for process in started:
             kill_group(process)
         out.close()
+
+
+@contextmanager
+def csm_service(work: Path, **settings: str) -> Iterator[str]:
+    """Our own ``redis-server``, ``c3-render api`` (granian) and one ``c3-render worker
+    --types csm --preload`` with the embedded engine (``settings``: more environment);
+    yields the API's base URL once a worker is live."""
+    with redis_server(work / "redis") as url:
+        port = free_port()
+        env = bench_env(url, work / "data", API_PORT=str(port), API_HOST="127.0.0.1", **settings)
+        commands = [[sys.executable, "-m", "c3render.cli", "api"],
+                    [sys.executable, "-m", "c3render.cli", "worker", "--types", "csm",
+                     "--preload"]]
+        with processes(commands, env, work / "service.log"):
+            wait_for_port(port, 60)
+            api = f"http://127.0.0.1:{port}"
+            wait_for(lambda: requests.get(f"{api}/", timeout=5).json().get("workers"), 120,
+                     "a live worker")
+            yield api
+
+
+def run_seconds(doc: dict[str, Any]) -> float:
+    """How long a finished job ran: its status document's ``started_at`` → ``finished_at``."""
+    return (datetime.fromisoformat(doc["finished_at"])
+            - datetime.fromisoformat(doc["started_at"])).total_seconds()
 
 
 def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:

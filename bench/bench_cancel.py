@@ -22,34 +22,24 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import requests  # noqa: E402
 from _common import (  # noqa: E402
-    bench_env,
     console,
-    free_port,
+    csm_service,
     print_machine,
-    processes,
     ratio,
-    redis_server,
+    run_seconds,
     table,
     wait_for,
-    wait_for_port,
 )
 
 LONG = " ".join(f"This is sentence number {n} of a long text that will be cancelled." for n in range(1, 13))
 SHORT = "A short sentence after the cancel."
 CONFIGURATIONS = {"asked to stop (grace 5 s, default)": "5", "killed (grace 0, as before)": "0"}
-
-
-def run_seconds(doc: dict[str, str]) -> float:
-    """The job's run, from its status document."""
-    return (datetime.fromisoformat(doc["finished_at"])
-            - datetime.fromisoformat(doc["started_at"])).total_seconds()
 
 
 def one_round(api: str) -> tuple[float, float]:
@@ -69,21 +59,11 @@ def one_round(api: str) -> tuple[float, float]:
 
 def measure(grace: str, rounds: int) -> list[tuple[float, float]]:
     """``rounds`` rounds against a fresh service whose worker stops runs with ``grace``."""
-    with tempfile.TemporaryDirectory() as temp, redis_server(Path(temp) / "redis") as url:
-        port = free_port()
-        env = bench_env(url, Path(temp) / "data", API_PORT=str(port), API_HOST="127.0.0.1",
-                        C3_STOP_GRACE_SECONDS=grace)
-        commands = [[sys.executable, "-m", "c3render.cli", "api"],
-                    [sys.executable, "-m", "c3render.cli", "worker", "--types", "csm",
-                     "--preload"]]
-        with processes(commands, env, Path(temp) / "service.log"):
-            wait_for_port(port, 60)
-            api = f"http://127.0.0.1:{port}"
-            wait_for(lambda: requests.get(f"{api}/", timeout=5).json().get("workers"), 120,
-                     "a live worker")
-            requests.post(f"{api}/csm", json={"text": SHORT}, headers={"Prefer": "wait=60"},
-                          timeout=90)  # warm-up: the models are loaded and have spoken once
-            return [one_round(api) for _ in range(rounds)]
+    with tempfile.TemporaryDirectory() as temp, \
+            csm_service(Path(temp), C3_STOP_GRACE_SECONDS=grace) as api:
+        requests.post(f"{api}/csm", json={"text": SHORT}, headers={"Prefer": "wait=60"},
+                      timeout=90)  # warm-up: the models are loaded and have spoken once
+        return [one_round(api) for _ in range(rounds)]
 
 
 def main() -> None:

@@ -25,24 +25,13 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import requests  # noqa: E402
-from _common import (  # noqa: E402
-    bench_env,
-    console,
-    free_port,
-    print_machine,
-    processes,
-    ratio,
-    redis_server,
-    table,
-    wait_for,
-    wait_for_port,
-)
+from _common import console, csm_service, print_machine, ratio, table  # noqa: E402
+from _common import run_seconds as job_run_seconds  # noqa: E402
 
 TEXT = ("The first sentence is short. Then a second one follows it. A third sentence comes "
         "next. The fourth is almost the last. And this is the fifth, which ends the text.")
@@ -53,12 +42,11 @@ Timing = tuple[float, float, int, float]
 
 
 def run_seconds(api: str, job_id: str) -> float:
-    """How long the job ran (its status document's started_at → finished_at)."""
+    """How long the job ran, once its status document says it finished."""
     for _ in range(100):
         doc = requests.get(f"{api}/status/{job_id}", timeout=30).json()
         if doc.get("finished_at"):
-            started = datetime.fromisoformat(doc["started_at"])
-            return (datetime.fromisoformat(doc["finished_at"]) - started).total_seconds()
+            return job_run_seconds(doc)
         time.sleep(0.1)
     raise TimeoutError(f"job {job_id} did not finish")
 
@@ -104,20 +92,10 @@ def main() -> None:
     args = parser.parse_args()
     print_machine(("av", "piper-tts"))
     body = {"text": TEXT, "voice": args.voice}
-    with tempfile.TemporaryDirectory() as temp, redis_server(Path(temp) / "redis") as url:
-        port = free_port()
-        env = bench_env(url, Path(temp) / "data", API_PORT=str(port), API_HOST="127.0.0.1",
-                        C3_API_WORKERS="2", C3_API_THREADS="8")
-        commands = [[sys.executable, "-m", "c3render.cli", "api"],
-                    [sys.executable, "-m", "c3render.cli", "worker", "--types", "csm",
-                     "--preload"]]
-        with processes(commands, env, Path(temp) / "service.log"):
-            wait_for_port(port, 60)
-            api = f"http://127.0.0.1:{port}"
-            wait_for(lambda: requests.get(f"{api}/", timeout=5).json().get("workers"), 120,
-                     "a live worker")
-            whole_file(api, body)  # warm-up: the voice is loaded and has spoken once
-            rounds = [(streamed(api, body), whole_file(api, body)) for _ in range(args.n)]
+    with tempfile.TemporaryDirectory() as temp, \
+            csm_service(Path(temp), C3_API_WORKERS="2", C3_API_THREADS="8") as api:
+        whole_file(api, body)  # warm-up: the voice is loaded and has spoken once
+        rounds = [(streamed(api, body), whole_file(api, body)) for _ in range(args.n)]
     report(rounds, args.n, args.voice)
 
 

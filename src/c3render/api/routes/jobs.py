@@ -105,7 +105,7 @@ def _speech_stage(portrait: PortraitRequest, key: str | None) -> tuple[PortraitR
     speech = speech_request(portrait)
     speech_parents = check_references(JobType.CSM, speech)
     speech_id, _ = submit_owned(JobType.CSM, speech, f"{key}\0speech" if key else None,
-                                 speech_parents)
+                                speech_parents)
     return with_speech_job(portrait, speech_id), services().store.find(speech_id)
 
 
