@@ -4,7 +4,8 @@ The embedded engine's first clone renders a test sentence in each of its six voi
 takes their speaker profiles; each search may render blends. Those renders and profiles
 depend only on the installed voices and encoder, so they are written to
 ``<data dir>/models/clone-voices-<fingerprint>.npz`` (atomically: written aside, then
-renamed; engine processes of several slots share it) and read back at load. The
+renamed; engine processes of several slots share it) and read back by an engine's first
+clone (not at load: an engine that never clones never reads it). The
 fingerprint covers the packages that make the audio and the embeddings and the engine's
 own constants, so an upgrade starts afresh.
 """

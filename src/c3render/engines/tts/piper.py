@@ -11,8 +11,8 @@ which voice was used and ``clone_similarity`` gives the cosine similarity of the
 to the reference (1 = the same voice; different people score about 0.5–0.8). A named
 voice of ``C3_VOICES_DIR`` (``voices.py``) is the clone of its recording, searched once per
 engine process and reused, so only its first job pays for the search. What the search
-renders and measures of the voices is kept in the data dir (``clone_cache.py``), so a
-restarted engine does not render it again.
+renders and measures of the voices is kept in the data dir (``clone_cache.py``) and read
+back by a restarted engine at its first clone, so it does not render it again.
 
 ``temperature`` (0..2, default 0.9) scales piper's sampling noise: at 0.9 piper runs with
 its trained values (noise_scale 0.667, noise_w 0.8), at 0 it is deterministic, higher
@@ -111,7 +111,6 @@ class PiperEngine(SpeechEngine):
             self._encoder = None
         self._cache = CloneCache(self.settings.data_dir / "models", CALIBRATION, self.sample_rate,
                                  KOKORO_SPEED, KOKORO_VOICES, self._kokoro is not None)
-        self._renders, self._profiles = self._cache.load()
 
     def profile(self, voice: str) -> tuple[np.ndarray, float, float]:
         """A candidate's embedding, median pitch and speaking rate (measured once)."""
@@ -179,6 +178,8 @@ class PiperEngine(SpeechEngine):
             choice = Candidate("joe", None, _clip(pitch / self.base_pitch, PITCH_RANGE) if pitch else 1.0)
             rate_base, note = self.base_words_per_second, CLONE_NOTE
         else:
+            if self._cache is not None and not self._profiles:  # this engine's first clone
+                self._renders, self._profiles = self._cache.load()
             choice = search(_CloneVoices(self, embedding), pitch, self._profile_scores(embedding),
                             [self.profile(name)[1] for name in self._candidates()], PITCH_RANGE)
             if self._measured and self._cache is not None:  # for the next engine process
