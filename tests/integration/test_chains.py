@@ -157,10 +157,10 @@ def test_housekeeping_wakes_a_child_when_the_finishing_worker_died(
     job = claim.job
     recorded = leases.scripts.finish(
         keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
-              keys.events(job.type, job.id), keys.stats(job.type)],
+              keys.events(job.type, job.id), keys.stats(job.type), keys.eta_samples(job.type)],
         args=[job.id, claim.entry, claim.run, JobStatus.SUCCESS.value,
               json.dumps({"file_key": key, "media_type": "audio/wav"}), "",
-              settings.retention_seconds, keys.GROUP, ""],
+              settings.retention_seconds, keys.GROUP, "", "", keys.ETA_SAMPLES],
     )
     assert recorded == 2  # the wake-up is recorded under the parent's slot
     assert redis_client.zscore(keys.wakeups(JobType.CSM), speech) is not None

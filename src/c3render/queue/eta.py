@@ -1,7 +1,7 @@
 """Honest ETAs for ``GET /status``: when a queued or running job will start and finish.
 
-Recorded: after each successful run the worker adds the job's (size, run time) to the type's
-bounded sample list (``keys.eta_samples``, script ``lua/eta_sample.lua``; the run time is
+Recorded: the script that records a successful run (``lua/finish.lua``) adds the job's
+(size, run time) to the type's bounded sample list (``keys.eta_samples``; the run time is
 the job's ``started_at`` to ``finished_at``, both Redis's clock). Read: the samples of every
 type, the waiting and delayed jobs, the runs in progress (their start and progress) and the
 live workers with their types and slots; ``eta_model`` fits the run times and plays the
@@ -33,9 +33,7 @@ from c3render.queue.eta_model import (
     size_from_params,
     start_in,
 )
-from c3render.queue.leases import Claim
 from c3render.queue.registry import WorkerRegistry
-from c3render.queue.scripts import source
 
 log = logging.getLogger(__name__)
 JOB_TYPES = tuple(JobType)
@@ -47,21 +45,6 @@ MIN_SAMPLES = 3
 RATE_WINDOW_S = 60.0
 """Submissions of the last this many seconds give each type's arrival rate."""
 """Fewer finished runs of a type than this: no ETA (one cold start is not a basis)."""
-
-
-def record_sample(client: RedisClient, claim: Claim, size: float | None) -> None:
-    """After a run finished: keep its (size, run time) when it was the job's success.
-
-    Best effort: a sample lost to a Redis outage only makes the next ETA a little older.
-    """
-    job = claim.job
-    try:
-        client.register_script(source("eta_sample"))(
-            keys=[keys.job(job.type, job.id), keys.eta_samples(job.type)],
-            args=[claim.run, "" if size is None else f"{size:.4f}", keys.ETA_SAMPLES],
-        )
-    except redis.RedisError as exc:
-        log.warning("job %s: its ETA sample was not kept (%s)", job.id, exc)
 
 
 def parse_samples(raw: list[str]) -> list[Sample]:

@@ -97,12 +97,14 @@ class Leases:
         error: str = "",
         error_type: str = "",
         logs: list[tuple[float, str, str]] | None = None,
+        input_size: float | None = None,
     ) -> bool:
         """Record the end of a run; False when the job was ended or taken over meanwhile.
 
         ``logs``: the run's last log lines (time, level, message), appended in the same
-        script just before the end event. Jobs waiting for this one (chained) are woken
-        right after.
+        script just before the end event. A recorded success also keeps its run time, with
+        ``input_size`` (None: unknown), as a sample for the ETA (``queue/eta.py``). Jobs
+        waiting for this one (chained) are woken right after.
         """
         if status not in FINAL_STATUSES:
             raise ValueError(f"finish needs an end state, not {status.value}")
@@ -110,11 +112,13 @@ class Leases:
         recorded = int(
             self.scripts.finish(
                 keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
-                      keys.events(job.type, job.id), keys.stats(job.type)],
+                      keys.events(job.type, job.id), keys.stats(job.type),
+                      keys.eta_samples(job.type)],
                 args=[
                     job.id, claim.entry, claim.run, status.value,
                     json.dumps(result or {}, separators=(",", ":")), error,
                     self.settings.retention_seconds, keys.GROUP, error_type,
+                    "" if input_size is None else f"{input_size:.4f}", keys.ETA_SAMPLES,
                     *(value for line in logs or () for value in line),
                 ],
             )

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from c3render.errors import EngineCrashed
 from c3render.job import JobStatus
-from c3render.queue.eta import record_sample
 from c3render.queue.leases import Claim
 from c3render.worker.context import SlotContext
 from c3render.worker.endings import RunEnds, timeout_reason
@@ -145,8 +144,8 @@ class BatchRun:
     def _end(self, member: Member, message: Done | Failed) -> None:
         claim, logs = member.claim, member.logs
         if isinstance(message, Done):
-            self.ends.finish(claim, logs, JobStatus.SUCCESS, result=message.result)
-            record_sample(self.ends.leases.redis, claim, message.input_size)  # for the ETA
+            self.ends.finish(claim, logs, JobStatus.SUCCESS, result=message.result,
+                             input_size=message.input_size)  # the size: for the ETA
         elif message.retryable:
             self.ends.retry(claim, logs, message.error, message.error_type)
         else:

@@ -28,12 +28,14 @@ class RunEnds:
     def finish(
         self, claim: Claim, logs: RunLog, status: JobStatus,
         result: dict[str, Any] | None = None, error: str = "", error_type: str = "",
+        input_size: float | None = None,
     ) -> None:
-        """Record the run's end state (its last log lines in the same script); a run that
-        did not win, or did not succeed, leaves no files."""
+        """Record the run's end state (its last log lines, and for a success its ETA sample
+        of ``input_size``, in the same script); a run that did not win, or did not succeed,
+        leaves no files."""
         lines = logs.take()
         recorded = through_outages(
-            lambda: self.leases.finish(claim, status, result, error, error_type, lines)
+            lambda: self.leases.finish(claim, status, result, error, error_type, lines, input_size)
         )
         if not recorded or status is not JobStatus.SUCCESS:
             self.discard_files(claim)

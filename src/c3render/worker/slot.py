@@ -13,7 +13,6 @@ import redis
 
 from c3render.errors import EngineCrashed
 from c3render.job import JobStatus, JobType
-from c3render.queue.eta import record_sample
 from c3render.queue.leases import Claim
 from c3render.queue.reading import Delivery
 from c3render.settings.logs import bind_job
@@ -244,8 +243,8 @@ class Slot:
             self.audio.add(claim, message)
             return False
         if isinstance(message, Done):
-            self._finish(claim, JobStatus.SUCCESS, result=message.result)
-            record_sample(self.leases.redis, claim, message.input_size)  # for the ETA
+            self.ends.finish(claim, self.logs, JobStatus.SUCCESS, message.result,
+                             input_size=message.input_size)  # the size: for the ETA
         elif isinstance(message, Failed) and message.retryable:
             self._retry(claim, message.error, message.error_type)
         elif isinstance(message, Failed):
