@@ -129,8 +129,7 @@ class JobPipeline:
         """The job as the engine sees it, its inputs fetched into its private directory."""
         if self.engine is None:
             raise JobError(self.unavailable or "no engine")
-        workdir = run_workdir(self.settings, job)
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = run_workdir(self.settings, job)  # made when first used (EngineJob.workdir)
         return EngineJob(id=job.id, type=job.type, params=job.params,
                          inputs=self._fetch_inputs(job, workdir), workdir=workdir,
                          progress=progress)
@@ -184,7 +183,7 @@ class JobPipeline:
         if not fields:
             return {}
         inputs_dir = workdir / "inputs"
-        inputs_dir.mkdir(exist_ok=True)
+        inputs_dir.mkdir(parents=True, exist_ok=True)
         log.info("job %s: fetching %s", job.id, ", ".join(fields))
         return {name: self._fetch(job, name, kind, inputs_dir) for name, kind in fields.items()}
 
