@@ -266,3 +266,28 @@ def test_times_come_from_redis_not_from_a_skewed_host(
     assert abs(job.created_at - real) < 60 and abs((job.started_at or 0) - real) < 60
     assert job.deadline - job.created_at == pytest.approx(600)
     assert claim.run_seconds == pytest.approx(600 if job.max_time > 600 else job.max_time, abs=1)
+
+
+def test_a_job_taken_and_started_in_one_script_is_the_same_claim(
+    store: JobStore, leases: Leases, reader: Reader, redis_client: redis.Redis
+) -> None:
+    # the first job is past complete_in when taken: it ends there (timed_out, its entry
+    # dropped) and the next one is started instead, in the same call
+    late_id, _ = store.submit(CSM, CsmRequest(text="late"))
+    redis_client.hset(keys.job(CSM, late_id), "deadline", 1)
+    job_id, _ = store.submit(CSM, CsmRequest(text="on time"))
+    delivery = reader.read((CSM,), "w1", 10, start=True)
+    assert delivery is not None and delivery.job_id == job_id and delivery.started is not None
+    claim = leases.start_delivery(delivery, "w1")
+    assert claim is not None and claim.run == 1 and claim.attempt == 1
+    job = store.find(job_id)
+    assert job.status is JobStatus.RUNNING and job.worker == "w1" and job.run == 1
+    late = store.find(late_id)
+    assert late.status is JobStatus.TIMED_OUT and late.error_type == "timeout"
+    # the start event went to the job's own event stream (named in the script, as keys.events)
+    kinds = [fields["data"] for _id, fields in redis_client.xrange(keys.events(CSM, job_id))]
+    assert any('"status":"running"' in data for data in kinds)
+    assert _pending(store) == 1  # only the started job's entry is held
+    assert leases.finish(claim, JobStatus.SUCCESS, {"text": "ok"}) and _pending(store) == 0
+    # nothing waits any more: the same call answers None and starts nothing
+    assert reader.read((CSM,), "w1", 10, start=True) is None

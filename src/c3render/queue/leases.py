@@ -52,6 +52,12 @@ class Claim:
         return self.run_deadline - (self.job.started_at or time.time())
 
 
+def _claim(reply: list[Any] | tuple[Any, ...], entry: str) -> Claim:
+    """The claim of a started job, from the start script's reply ('run', run, hash fields)."""
+    data = dict(zip(reply[2::2], reply[3::2]))
+    return Claim(job=Job.from_hash(data), entry=entry, run=int(reply[1]))
+
+
 class Leases:
     """The worker-side operations on started jobs."""
 
@@ -82,11 +88,12 @@ class Leases:
             if reply[0] in ("expired", "dead"):  # it ended here: wake the jobs waiting for it
                 self.chains.wake_quietly(job_type, job_id)
             return None
-        data = dict(zip(reply[2::2], reply[3::2]))
-        return Claim(job=Job.from_hash(data), entry=entry, run=int(reply[1]))
+        return _claim(reply, entry)
 
     def start_delivery(self, delivery: Delivery, worker: str) -> Claim | None:
-        """``start`` for a ``Delivery``."""
+        """``start`` for a ``Delivery`` (none when it was started as it was taken)."""
+        if delivery.started is not None:
+            return _claim(delivery.started, delivery.entry)
         return self.start(delivery.job_type, delivery.job_id, delivery.entry, worker)
 
     def finish(

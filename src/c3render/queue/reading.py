@@ -20,6 +20,7 @@ from typing import Any
 
 from c3render.job import JobType
 from c3render.queue import keys
+from c3render.queue.chains import Chains
 from c3render.queue.connection import RedisClient
 from c3render.queue.keys import DEFAULT_TENANT, fair_keys
 from c3render.queue.registry import WorkerRegistry
@@ -46,6 +47,9 @@ class Delivery:
     entry: str
     job_id: str
     taken_over: bool = False
+    started: tuple[Any, ...] | None = None
+    """The start script's reply when the entry was started as it was taken (``read`` with
+    ``start``): ``Leases.start_delivery`` makes the claim from it, with no round trip."""
 
 
 @dataclass
@@ -63,24 +67,32 @@ class Reader:
         self.settings = settings
         self.registry = registry
         self.scripts = Scripts(client)
+        self.chains = Chains(client, settings.retention_seconds)
         self._cursors = _Cursors()
         self._min_idle_ms = min(MIN_IDLE_MS, int(settings.liveness_seconds * 500))
 
-    def read(self, job_types: tuple[JobType, ...], worker: str, block_ms: int) -> Delivery | None:
+    def read(
+        self, job_types: tuple[JobType, ...], worker: str, block_ms: int, start: bool = False
+    ) -> Delivery | None:
         """One waiting job, one job type per call in turn; when none waits, waits up to
-        ``block_ms`` for a newer entry of the last type tried, and takes from it then."""
+        ``block_ms`` for a newer entry of the last type tried, and takes from it then.
+
+        ``start``: the job is started in the same script (``Delivery.started``); a job that
+        may not run any more (ended, expired, its worker lost too often) is dropped there."""
         self._cursors.turn += 1
-        start = self._cursors.turn % len(job_types)
-        order = job_types[start:] + job_types[:start]
+        first = self._cursors.turn % len(job_types)
+        order = job_types[first:] + job_types[:first]
         wait = block_ms if len(order) == 1 else min(block_ms, MULTI_BLOCK_MS)
         last_id = "0-0"
         for job_type in order:
-            taken, last_id = self._take(job_type, worker, 1)
+            taken, last_id = self._take(job_type, worker, 1, start)
             if taken:
                 return taken[0]
+        if last_id == "":  # something was taken but could not run: look again at once
+            return None
         queue = keys.queue(order[-1])
         if self.redis.xread({queue: last_id}, count=1, block=wait):
-            taken, _ = self._take(order[-1], worker, 1)
+            taken, _ = self._take(order[-1], worker, 1, start)
             return taken[0] if taken else None
         return None
 
@@ -89,16 +101,35 @@ class Reader:
         (without waiting); each is then started or handed back on its own."""
         return self._take(job_type, worker, count)[0]
 
-    def _take(self, job_type: JobType, worker: str, count: int) -> tuple[list[Delivery], str]:
-        """The jobs taken, and the queue's last entry id (to wait after) when none was."""
-        reply = self.scripts.take(
-            keys=[*fair_keys(job_type), keys.queue(job_type)],
-            args=[keys.GROUP, worker, count],
-        )
+    def _take(
+        self, job_type: JobType, worker: str, count: int, start: bool = False
+    ) -> tuple[list[Delivery], str]:
+        """The jobs taken (with ``start``: those started), and the queue's last entry id (to
+        wait after) when none was ('' when jobs were taken but none could start)."""
+        if not start:
+            reply = self.scripts.take(
+                keys=[*fair_keys(job_type), keys.queue(job_type)],
+                args=[keys.GROUP, worker, count],
+            )
+        else:
+            reply = self.scripts.take(
+                keys=[*fair_keys(job_type), keys.queue(job_type), keys.dead_letters(job_type),
+                      keys.outbox(job_type), keys.stats(job_type)],
+                args=[keys.GROUP, worker, count, self.settings.max_deliveries,
+                      self.settings.retention_seconds],
+            )
         if reply and reply[0] == "":
             return [], str(reply[1])
-        pairs = zip(reply[::2], reply[1::2])
-        return [Delivery(job_type, str(entry), str(job_id)) for entry, job_id in pairs], "0-0"
+        if not start:
+            pairs = zip(reply[::2], reply[1::2])
+            return [Delivery(job_type, str(entry), str(job_id)) for entry, job_id in pairs], "0-0"
+        started = []
+        for entry, job_id, *outcome in reply:
+            if outcome[0] == "run":
+                started.append(Delivery(job_type, str(entry), str(job_id), started=tuple(outcome)))
+            elif outcome[0] in ("expired", "dead"):  # it ended here: wake the jobs waiting for it
+                self.chains.wake_quietly(job_type, str(job_id))
+        return started, "0-0" if started else ""
 
     def read_more(
         self, job_type: JobType, worker: str, count: int,

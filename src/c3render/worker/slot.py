@@ -98,11 +98,15 @@ class Slot:
         delivery = self._next_delivery()
         if delivery is None:
             return
-        if self.context.stopping.is_set():  # read just as the worker began to stop
+        stopping = self.context.stopping.is_set()  # read just as the worker began to stop
+        if stopping and delivery.started is None:
             self.context.reader.hand_back(delivery)
             return
         claim = self.leases.start_delivery(delivery, self.context.worker_id)
         if claim is None:
+            return
+        if stopping:  # started as it was taken: handed back the way a running job is
+            self.ends.requeue(claim)
             return
         bind_job(claim.job.id)  # every line of this job names it (C3_LOG_FORMAT=json)
         if delivery.taken_over:
@@ -187,7 +191,7 @@ class Slot:
                 if found is not None:
                     return found
                 reader.promote_due(job_type)
-        return reader.read(types, worker, BLOCK_MS)
+        return reader.read(types, worker, BLOCK_MS, start=True)  # taken and started at once
 
     # --- one job -------------------------------------------------------------------
 

@@ -171,3 +171,51 @@ local NOW = server_now()
 local function dead_letter(dead, id, err, now)
   redis.call('XADD', dead, 'MAXLEN', '~', 10000, '*', 'id', id, 'error', err, 'at', now)
 end
+
+-- A worker took a stream entry: start the job if it may still run (start.lua, and take.lua
+-- when it starts what it takes). k: job hash, queue stream, dead-letter stream, webhook
+-- outbox, event stream, stats hash; id, entry, worker, max lost workers, retention, group.
+-- Returns {'run', run, field, value, ...} or {verdict} when the job does not run. 'run' is
+-- the new run number: it fences every later write of this run (finish, progress,
+-- heartbeats). A job found 'running' was held by a worker that was lost: that counts towards
+-- the limit; an engine crash seen by a living worker is counted by retry.lua instead.
+local function start_job(k, id, entry, worker, max_lost, retention, group)
+  local h = redis.call('HMGET', k.job, 'status', 'deadline', 'attempts', 'notify_url', 'entry',
+    'lost', 'run', 'created_at')
+  local function refuse(verdict)
+    drop_entry(k.queue, group, entry)
+    return {verdict}
+  end
+  if not h[1] then return refuse('gone') end
+  if h[5] ~= entry then return refuse('stale') end
+  if is_final(h[1]) then return refuse('ended') end
+  if NOW > tonumber(h[2]) then
+    local err = 'the job was not started before its complete_in deadline'
+    end_job(k.job, k.outbox, k.events, k.stats, id, 'timed_out', NOW, retention, h[4],
+      {'error', err, 'error_type', 'timeout'})
+    return refuse('expired')
+  end
+  local lost = tonumber(h[6] or '0')
+  if h[1] == 'running' then lost = lost + 1 end
+  if lost >= tonumber(max_lost) then
+    local err = 'the worker running this job died ' .. lost .. ' times; giving up'
+    end_job(k.job, k.outbox, k.events, k.stats, id, 'failed', NOW, retention, h[4],
+      {'error', err, 'error_type', 'worker_lost', 'lost', lost})
+    dead_letter(k.dead, id, err, NOW)
+    return refuse('dead')
+  end
+  local run = tonumber(h[7] or '0') + 1
+  local attempt = tonumber(h[3] or '0') + 1
+  if attempt == 1 then  -- the first start: how long it waited since submission
+    local created = tonumber(h[8])
+    if created then observe(k.stats, 'wait', math.max(0, NOW - created)) end
+  end
+  redis.call('HSET', k.job, 'status', 'running', 'started_at', NOW, 'worker', worker,
+    'attempts', attempt, 'run', run, 'lost', lost, 'progress', '0')
+  webhook_event(k.job, k.outbox, id, 'start', NOW, h[4])
+  status_event(k.job, k.events, 'running', NOW, {worker = worker, attempt = attempt})
+  local reply = redis.call('HGETALL', k.job)
+  table.insert(reply, 1, run)
+  table.insert(reply, 1, 'run')
+  return reply
+end
