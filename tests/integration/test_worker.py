@@ -279,6 +279,25 @@ def test_an_input_that_is_not_there_is_not_retried(client: FlaskClient, worker: 
         assert len(peer.requests_to("/gone.png")) == 1
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_whole_process_group_stops_the_worker_gracefully(
+    client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str], tmp_path: Path,
+    signum: signal.Signals,
+) -> None:
+    # systemd (KillMode=control-group), `up` and Ctrl-C in a terminal signal every process
+    # of the worker, its engine processes too: they are the supervisor's to stop, so the
+    # running job ends normally instead of failing as an engine crash
+    env = dict(worker_env, C3_SHUTDOWN_GRACE_SECONDS="30")
+    running = client.post("/csm", json={"text": "sleep:2"}).get_json()["id"]
+    with worker_process(env, log=tmp_path / "w.log") as process:
+        wait_until(lambda: _runs(settings_env, running, "start"), 15)
+        os.killpg(process.pid, signum)
+        assert process.wait(timeout=30) == 0
+    doc = client.get(f"/status/{running}").get_json()
+    assert doc["status"] == "success" and doc["attempts"] == 1, doc
+    assert "engine process died" not in (tmp_path / "w.log").read_text()
+
+
 def test_a_stopping_worker_starts_nothing_new_and_the_job_keeps_its_place(
     client: FlaskClient, worker_env: dict[str, str], settings_env: dict[str, str], tmp_path: Path
 ) -> None:

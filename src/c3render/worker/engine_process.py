@@ -195,6 +195,15 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def _ignore_stop_signals() -> None:
+    """Leave SIGTERM and SIGINT to the supervisor. systemd (KillMode=control-group), ``up``
+    and Ctrl-C in a terminal signal every process of the worker at once; the supervisor then
+    lets the running job finish (or hands it back) and stops this process itself (``Stop``,
+    else SIGKILL). Had the signal killed it, the job would fail as an engine crash."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _load(job_type: JobType, settings: Settings) -> tuple[Engine | None, str | None]:
     """The loaded engine, or None and why it is unavailable (a broken install never kills
     the worker: its jobs fail with the reason instead)."""
@@ -215,6 +224,7 @@ def serve(
     """Entry point of the engine process: load the engine once, then run jobs until told to stop."""
     if parent is not None:
         _die_with_parent(parent)
+        _ignore_stop_signals()
         _confine(settings)
     configure_logging(settings, "engine", native=True)
     for name in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL"):  # mediapipe's C++ chatter

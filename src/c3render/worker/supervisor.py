@@ -8,6 +8,7 @@ engines are killed and the jobs handed back to the queue, so nothing is lost.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import signal
 import socket
@@ -103,6 +104,8 @@ class Worker:
             while thread.is_alive():
                 thread.join(timeout=0.5)
         self.stopping.set()
+        for process in multiprocessing.active_children():  # engine processes ignore SIGTERM
+            process.kill()  # (the slots have stopped theirs; this is for any left over)
         self.registry.remove(self.id)
         log.info("worker %s stopped", self.id)
 
