@@ -22,7 +22,10 @@ def _tag(job_type: JobType | str) -> str:
 
 
 def job(job_type: JobType | str, job_id: str) -> str:
-    """Hash with the job's status, request, timestamps, attempts, progress, result, error."""
+    """Hash with the job's status, request, timestamps, attempts, progress, result, error.
+
+    ``take.lua`` derives this name (and ``events``) from the queue's, for the jobs it starts:
+    keep them in step."""
     return f"{_tag(job_type)}:job:{job_id}"
 
 
