@@ -83,12 +83,13 @@ class Reader:
         first = self._cursors.turn % len(job_types)
         order = job_types[first:] + job_types[:first]
         wait = block_ms if len(order) == 1 else min(block_ms, MULTI_BLOCK_MS)
-        last_id = "0-0"
+        last_id, refused = "0-0", False
         for job_type in order:
             taken, last_id = self._take(job_type, worker, 1, start)
             if taken:
                 return taken[0]
-        if last_id == "":  # something was taken but could not run: look again at once
+            refused = refused or last_id == ""
+        if refused:  # something was taken but could not run: look again at once, no wait
             return None
         queue = keys.queue(order[-1])
         if self.redis.xread({queue: last_id}, count=1, block=wait):
