@@ -241,7 +241,7 @@ def print_commands(ours: Run) -> None:
     in_lua = script_commands()
     per_job = common.table(
         "our Redis commands per job (INFO commandstats delta / N, idle polling and heartbeats "
-        "included; evalsha = submit + start + finish scripts)",
+        "included; evalsha = the submit, take (which starts the job) and finish scripts)",
         ["command", "calls", "per job", "issued"],
     )
     trips = 0
