@@ -27,6 +27,7 @@ from websockets.server import ServerProtocol
 
 from c3render.engines.base import EngineJob
 from c3render.engines.portrait import create_engine
+from c3render.engines.portrait.comfy_guard import PromptGuard
 from c3render.engines.portrait.comfyui import (
     DEFAULT_WORKFLOW,
     ComfyUIPortraitEngine,
@@ -342,3 +343,25 @@ def test_killed_engine_process_stops_its_prompt_on_the_server(comfy: ComfyPeer, 
     assert paths == ["/queue", "/interrupt", "/history"]
     prompt_id = comfy.control[1][1]["prompt_id"]
     assert comfy.control[0][1] == {"delete": [prompt_id]} and comfy.control[2][1] == {"delete": [prompt_id]}
+
+
+def _ignores_sigterm(pid: int) -> bool:
+    """Whether process ``pid`` has SIGTERM ignored (its SigIgn mask in /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
+def test_the_guard_of_an_engine_that_ignores_sigterm_still_ends_on_sigterm() -> None:
+    # engine processes ignore SIGTERM (worker/engine_process.py) and children inherit that
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        guard = PromptGuard("http://127.0.0.1:9")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    deadline = time.monotonic() + 30
+    while _ignores_sigterm(guard.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until its interpreter is up and has taken the default back
+    guard.process.send_signal(signal.SIGTERM)
+    assert guard.process.wait(timeout=10) == -signal.SIGTERM

@@ -20,6 +20,7 @@ and exits. Stock ComfyUI has no route that deletes uploaded inputs or rendered o
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -100,4 +101,8 @@ def guard(base_url: str, lines: IO[str]) -> None:
 
 
 if __name__ == "__main__":
+    # an engine process ignores SIGTERM and SIGINT (its supervisor stops it) and a child
+    # inherits that: the guard takes the defaults back, so a plain kill still ends it
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     guard(sys.argv[1], sys.stdin)
