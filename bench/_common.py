@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from importlib import metadata
@@ -30,6 +30,12 @@ import requests  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from c3render.api.schemas import CsmRequest  # noqa: E402
+from c3render.job import JobType  # noqa: E402
+from c3render.queue import keys  # noqa: E402
+from c3render.queue.registry import WorkerRegistry  # noqa: E402
+from c3render.queue.store import JobStore  # noqa: E402
+from c3render.settings import Settings  # noqa: E402
 from tests.support.servers import (  # noqa: E402,F401 - re-exported
     free_port,  # noqa: E402,F401 - re-exported
     redis_server,
@@ -109,6 +115,53 @@ def csm_service(work: Path, **settings: str) -> Iterator[str]:
             wait_for(lambda: requests.get(f"{api}/", timeout=5).json().get("workers"), 120,
                      "a live worker")
             yield api
+
+
+NOOP_ENGINE = "csm=bench.noop_engines:noop_csm"
+NOOP_REQUEST = CsmRequest(text="hello")
+
+
+@contextmanager
+def our_noop_workers(url: str, work: Path, workers: int, slots: int, warmup: int,
+                     **settings: str) -> Iterator[tuple[JobStore, list[subprocess.Popen[bytes]]]]:
+    """``workers`` processes of ``c3-render worker --types csm --concurrency slots --preload``
+    running the no-op engine (``settings``: more environment); yields the job store to submit
+    ``NOOP_REQUEST`` with and the processes, once every worker is live and ``warmup`` jobs ran."""
+    env = bench_env(url, work / "data", C3_ENGINES=NOOP_ENGINE, **settings)
+    client = redis.Redis.from_url(url, decode_responses=True)
+    store = JobStore(client, Settings(redis_url=url, data_dir=work / "data"))
+    store.ensure_groups((JobType.CSM,))
+    command = [sys.executable, "-m", "c3render.cli", "worker", "--types", "csm",
+               "--concurrency", str(slots), "--preload"]
+    with processes([command] * workers, env, work / "ours.log") as started:
+        wait_for(lambda: len(WorkerRegistry(client).live_workers()) == workers, 60,
+                 "our workers up")
+        for _ in range(warmup):
+            store.submit(JobType.CSM, NOOP_REQUEST)
+        wait_for(lambda: client.xlen(keys.queue(JobType.CSM)) == 0, 60, "our warm-up jobs done")
+        yield store, started
+
+
+@contextmanager
+def dramatiq_noop_workers(
+    url: str, work: Path, workers: int, threads: int, actor: Any, warmup: int, **settings: str
+) -> Iterator[tuple[Callable[[], bool], list[subprocess.Popen[bytes]]]]:
+    """``dramatiq bench.noop_engines`` with ``workers`` processes x ``threads`` threads on its
+    Redis broker (``actor``: the no-op actor, ``settings``: more environment); yields a
+    "queue drained" check and the processes, once ``warmup`` messages were processed."""
+    env = bench_env(url, work / "data", BENCH_DRAMATIQ="1", **settings)
+    client = redis.Redis.from_url(url)
+    command = [str(Path(sys.executable).parent / "dramatiq"), "bench.noop_engines",
+               "--processes", str(workers), "--threads", str(threads)]
+
+    def drained() -> bool:
+        return client.hlen("dramatiq:default.msgs") == 0
+
+    with processes([command], env, work / "dramatiq.log") as started:
+        for index in range(warmup):
+            actor.send(f"warmup-{index}")
+        wait_for(drained, 60, "Dramatiq warm-up jobs done")
+        yield drained, started
 
 
 def run_seconds(doc: dict[str, Any]) -> float:

@@ -33,12 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 import redis  # noqa: E402
 
-from c3render.api.schemas import CsmRequest  # noqa: E402
 from c3render.job import JobStatus, JobType  # noqa: E402
 from c3render.queue import keys  # noqa: E402
-from c3render.queue.registry import WorkerRegistry  # noqa: E402
-from c3render.queue.store import JobStore  # noqa: E402
-from c3render.settings import Settings  # noqa: E402
 
 WARMUP_PER_WORKER = 5
 POLLER_COMMANDS = {"xlen", "info", "ping"}
@@ -87,24 +83,14 @@ def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 def run_ours(url: str, jobs: int, workers: int, work: Path, concurrency: int = 1) -> Run:
     """Our JobStore.submit + `c3render.cli worker` processes with the no-op engine."""
     runs_log = work / "runs-ours.log"
-    env = common.bench_env(url, work / "data", C3_ENGINES="csm=bench.noop_engines:noop_csm",
-                           BENCH_RUNS_LOG=str(runs_log))
-    client = redis.Redis.from_url(url, decode_responses=True)
-    store = JobStore(client, Settings(redis_url=url, data_dir=work / "data"))
-    store.ensure_groups((JobType.CSM,))
-    request = CsmRequest(text="hello")
     queue = keys.queue(JobType.CSM)
-    command = [sys.executable, "-m", "c3render.cli", "worker", "--types", "csm",
-               "--concurrency", str(concurrency), "--preload"]
-    with common.processes([command] * workers, env, work / "ours.log"):
-        common.wait_for(lambda: len(WorkerRegistry(store.redis).live_workers()) == workers, 30, "our workers up")
-        for _ in range(WARMUP_PER_WORKER * workers):
-            store.submit(JobType.CSM, request)
-        common.wait_for(lambda: client.xlen(queue) == 0, 60, "our warm-up jobs done")
+    with common.our_noop_workers(url, work, workers, concurrency, WARMUP_PER_WORKER * workers,
+                                 BENCH_RUNS_LOG=str(runs_log)) as (store, _started):
+        client = store.redis
         runs_log.unlink(missing_ok=True)
         before = common.command_stats(client)
         started = time.perf_counter()
-        ids = [store.submit(JobType.CSM, request)[0] for _ in range(jobs)]
+        ids = [store.submit(JobType.CSM, common.NOOP_REQUEST)[0] for _ in range(jobs)]
         submitted = time.perf_counter()
         common.wait_for(lambda: client.xlen(queue) == 0, 600, "our jobs done", interval=0.01)
         ended = time.perf_counter()
@@ -173,19 +159,9 @@ def run_rq(url: str, jobs: int, workers: int, work: Path, worker_class: str, lab
 def run_dramatiq(url: str, jobs: int, workers: int, threads: int, work: Path, actor: object) -> Run:
     """Dramatiq with its Redis broker: actor.send + `dramatiq` with P processes x T threads."""
     runs_log = work / f"runs-dramatiq-{threads}.log"
-    env = common.bench_env(url, work / "data", BENCH_RUNS_LOG=str(runs_log), BENCH_DRAMATIQ="1")
-    client = redis.Redis.from_url(url)
-    dramatiq_bin = str(Path(sys.executable).parent / "dramatiq")
-    command = [dramatiq_bin, "bench.noop_engines", "--processes", str(workers),
-               "--threads", str(threads)]
-
-    def drained() -> bool:
-        return client.hlen("dramatiq:default.msgs") == 0
-
-    with common.processes([command], env, work / "dramatiq.log"):
-        for index in range(WARMUP_PER_WORKER * workers):
-            actor.send(f"warmup-{index}")  # type: ignore[attr-defined]
-        common.wait_for(drained, 60, "Dramatiq warm-up jobs done")
+    with common.dramatiq_noop_workers(url, work, workers, threads, actor,
+                                      WARMUP_PER_WORKER * workers,
+                                      BENCH_RUNS_LOG=str(runs_log)) as (drained, _started):
         runs_log.unlink(missing_ok=True)
         started = time.perf_counter()
         for index in range(jobs):

@@ -27,14 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 import redis  # noqa: E402
 
-from c3render.api.schemas import CsmRequest  # noqa: E402
 from c3render.job import JobType  # noqa: E402
 from c3render.queue import keys  # noqa: E402
-from c3render.queue.registry import WorkerRegistry  # noqa: E402
-from c3render.queue.store import JobStore  # noqa: E402
 from c3render.settings import Settings  # noqa: E402
-
-NOOP = "csm=bench.noop_engines:noop_csm"
 
 
 def redis_cpu(client: redis.Redis) -> float:
@@ -64,39 +59,24 @@ def measure(client: redis.Redis, groups: list[int], submit: object, drained: obj
 
 def ours(url: str, args: argparse.Namespace, work: Path) -> dict[str, float]:
     """Our workers with the no-op engine."""
-    client = redis.Redis.from_url(url, decode_responses=True)
-    store = JobStore(client, Settings(redis_url=url, data_dir=work / "data"))
-    store.ensure_groups((JobType.CSM,))
-    request, queue = CsmRequest(text="hello"), keys.queue(JobType.CSM)
-    env = common.bench_env(url, work / "data", C3_ENGINES=NOOP)
-    command = [sys.executable, "-m", "c3render.cli", "worker", "--types", "csm",
-               "--concurrency", str(args.slots), "--preload"]
-    with common.processes([command] * args.workers, env, work / "ours.log") as procs:
-        common.wait_for(lambda: len(WorkerRegistry(client).live_workers()) == args.workers, 60,
-                        "our workers up")
-        for _ in range(20):
-            store.submit(JobType.CSM, request)
-        common.wait_for(lambda: client.xlen(queue) == 0, 60, "warm-up done")
-        return measure(client, [p.pid for p in procs],
-                       lambda: [store.submit(JobType.CSM, request) for _ in range(args.jobs)],
-                       lambda: client.xlen(queue) == 0, args.jobs)
+    queue = keys.queue(JobType.CSM)
+    with common.our_noop_workers(url, work, args.workers, args.slots, 20) as (store, procs):
+        return measure(store.redis, [p.pid for p in procs],
+                       lambda: [store.submit(JobType.CSM, common.NOOP_REQUEST)
+                                for _ in range(args.jobs)],
+                       lambda: store.redis.xlen(queue) == 0, args.jobs)
 
 
 def dramatiq(url: str, args: argparse.Namespace, work: Path, actor: object
-                   ) -> dict[str, float]:
+             ) -> dict[str, float]:
     """Dramatiq's Redis broker, P processes x T threads (its whole process group as 'worker')."""
     client = redis.Redis.from_url(url)
-    env = common.bench_env(url, work / "data", BENCH_DRAMATIQ="1")
-    command = [str(Path(sys.executable).parent / "dramatiq"), "bench.noop_engines",
-               "--processes", str(args.workers), "--threads", str(args.threads)]
-    with common.processes([command], env, work / "dramatiq.log") as procs:
-        for index in range(20):
-            actor.send(f"warmup-{index}")  # type: ignore[attr-defined]
-        common.wait_for(lambda: client.hlen("dramatiq:default.msgs") == 0, 60, "warm-up done")
+    with common.dramatiq_noop_workers(url, work, args.workers, args.threads, actor,
+                                      20) as (drained, procs):
         figures = measure(client, [procs[0].pid],
                           lambda: [actor.send(f"job-{index}")  # type: ignore[attr-defined]
                                    for index in range(args.jobs)],
-                          lambda: client.hlen("dramatiq:default.msgs") == 0, args.jobs)
+                          drained, args.jobs)
     figures["main"] += figures.pop("engines")  # its worker processes are children of the group
     figures["engines"] = 0.0
     return figures
@@ -107,7 +87,7 @@ def _hop_process(jobs: int, slots: int, data_dir: str, out: multiprocessing.Queu
     from c3render.worker.engine_process import EngineHandle
     from c3render.worker.messages import Done, RunJob
 
-    os.environ["C3_ENGINES"] = NOOP
+    os.environ["C3_ENGINES"] = common.NOOP_ENGINE
     settings = Settings(redis_url="redis://localhost:1/0", data_dir=Path(data_dir))
     engines = [EngineHandle(JobType.CSM, settings) for _ in range(slots)]
     for engine in engines:
