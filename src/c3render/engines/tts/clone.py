@@ -11,7 +11,7 @@ the reference than the nearest single voice.
 Moving the formants alone (a spectral-envelope warp) was tried as a further step and
 dropped: it raised the similarity to the reference clip but not to other recordings of the
 same speaker (``bench/bench_tts.py``, 3 speakers: +0.126 with it, +0.131 without). A wider
-search would not pay either: over 46 voices, blends and pushed voices × 3 pitches, the best
+search would gain at most 0.007 for six times the renders: over 46 voices, blends and pushed voices × 3 pitches, the best
 by the reference clip gains +0.137 and an oracle judging by the held-out clips +0.153
 (``bench/bench_clone_ceiling.py``).
 """
