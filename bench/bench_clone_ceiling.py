@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from bench_tts import SENTENCES, SPEAKERS, load_16k  # noqa: E402
+from bench_tts import SENTENCES, SPEAKERS, judge_embedding, load_16k  # noqa: E402
 
 from c3render.engines.tts.audio import median_pitch, shift_pitch  # noqa: E402
 from c3render.engines.tts.base import VoicePlan  # noqa: E402
@@ -58,13 +58,12 @@ def main() -> None:
     for name, blend in candidates().items():
         plan = VoicePlan("clone", settings={"pitch": 1.0, "length": 1.0, **({"kokoro": blend} if blend else {})})
         renders[name] = engine.speak(text, plan, {"temperature": 0.0})
-    print(f"{len(renders)} candidates × 3 pitches, 3 speakers")
+    print(f"{len(renders)} candidates × up to 3 pitches (unmoved, to the reference, half-way), 3 speakers")
     gains = {"search view": [], "oracle": []}
     for speaker, (reference, others) in SPEAKERS.items():
         clip = load_16k(reference)
         seen, ref_pitch = encoder.embed(clip), median_pitch(clip, 16000)
-        judge = np.mean([encoder.embed(load_16k(p)) for p in others], axis=0)
-        judge /= np.linalg.norm(judge)
+        judge = judge_embedding(encoder, others)
         rows = []
         for name, audio in renders.items():
             full = float(np.clip(ref_pitch / median_pitch(audio, engine.sample_rate), *PITCH_RANGE))

@@ -69,6 +69,12 @@ def load_16k(path: Path) -> np.ndarray:
     return decode_audio(path, 16000)
 
 
+def judge_embedding(encoder: SpeakerEncoder, clips: list[Path]) -> np.ndarray:
+    """What a clone is judged against: the unit mean embedding of the speaker's other clips."""
+    mean = np.mean([encoder.embed(load_16k(path)) for path in clips], axis=0)
+    return mean / np.linalg.norm(mean)
+
+
 def synth(engine: PiperEngine, folder: Path, fields: dict, inputs: dict | None = None) -> tuple[Path, float, dict]:
     """One /csm job: the file, wall seconds and the result's additions."""
     folder.mkdir(parents=True)
@@ -113,8 +119,7 @@ def clones(engines: dict[str, PiperEngine], stt: WhisperEngine, encoder: Speaker
     gains: list[float] = []
     references: list[tuple[str, Path, str]] = []
     for name, (reference, others) in SPEAKERS.items():
-        judge = np.mean([encoder.embed(load_16k(p)) for p in others], axis=0)
-        judge /= np.linalg.norm(judge)
+        judge = judge_embedding(encoder, others)
         ref_wav = work / f"{name.split()[0]}-ref.wav"
         encode_audio(load_16k(reference), 16000, ref_wav, "wav")
         words = listen(stt, ref_wav, work)
