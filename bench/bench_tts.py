@@ -117,6 +117,7 @@ def clones(engines: dict[str, PiperEngine], stt: WhisperEngine, encoder: Speaker
     text = " ".join(SENTENCES[:3])
     print(f"\n{'reference speaker':20} {'default':>8} {'clone before':>13} {'clone now':>10} {'now-default':>12} {'WER now':>8} {'RTF now':>8}  voice used")
     gains: list[float] = []
+    misheard = [0, 0]  # words wrong, words said: the clone's WER over every speaker
     references: list[tuple[str, Path, str]] = []
     for name, (reference, others) in SPEAKERS.items():
         judge = judge_embedding(encoder, others)
@@ -134,13 +135,13 @@ def clones(engines: dict[str, PiperEngine], stt: WhisperEngine, encoder: Speaker
             if label == "now":
                 extra_now, rtf_now = extra, seconds / extra["duration"]
                 err, count = word_errors(text, listen(stt, path, path.parent))
-                wer_now = err / count
+                wer_now, misheard = err / count, [misheard[0] + err, misheard[1] + count]
         gains.append(scores["now"] - scores["default"])
         print(f"{name:20} {scores['default']:8.2f} {scores['before']:13.2f} {scores['now']:10.2f} "
               f"{gains[-1]:+12.2f} {wer_now:8.1%} {rtf_now:8.3f}  {extra_now.get('clone_base_voice')}"
               f" (clone_similarity to the reference clip {extra_now.get('clone_similarity')})")
     print(f"mean gain over the default voice: {np.mean(gains):+.3f} (target +0.15), {len(gains)} speakers, "
-          f"3 sentences each")
+          f"3 sentences each; clone WER {misheard[0] / misheard[1]:.1%} ({misheard[0]}/{misheard[1]} words)")
     restarted = PiperEngine(engines["now"].settings)  # a new engine process on this installation
     restarted.load()
     rtfs = []

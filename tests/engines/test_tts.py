@@ -140,7 +140,7 @@ def test_clone_says_how_it_was_rendered(engine: PiperEngine, tmp_path: Path, fac
 
 class _FakeVoices:
     """Scores a candidate by what its rendering says it is: a blend of a and b, pitched up,
-    fits best."""
+    its spectrum matched half-way, fits best."""
 
     def __init__(self, flat: bool = False) -> None:
         self.flat = flat
@@ -148,28 +148,49 @@ class _FakeVoices:
 
     def render(self, candidate):
         self.rendered.append(candidate)
-        return np.array([len(candidate.blend or {}), 1.0])
+        return np.array([len(candidate.blend or {}), 1.0, 0.0])
 
     def adapt(self, audio, pitch):
-        return np.array([audio[0], pitch])
+        return np.array([audio[0], pitch, audio[2]])
+
+    def match_spectrum(self, audio, strength):
+        return np.array([audio[0], audio[1], strength])
 
     def similarity(self, audio):
         if self.flat:
             return 0.1
-        blend, pitch = audio
-        return 0.7 + 0.1 * (blend == 2) + 0.05 * (pitch > 1.1)
+        blend, pitch, spectrum = audio
+        return 0.7 + 0.1 * (blend == 2) + 0.05 * (pitch > 1.1) + {0.5: 0.04, 1.0: 0.01}.get(spectrum, 0)
 
 
-def test_clone_search_keeps_the_best_and_tries_blends_and_pitch() -> None:
+def test_clone_search_keeps_the_best_and_tries_blends_pitch_and_spectrum() -> None:
     from c3render.engines.tts.clone import search
 
     voices = _FakeVoices()
     best = search(voices, 200.0, {"joe": 0.5, "a": 0.6, "b": 0.55}, [110.0, 150.0, 160.0], (0.7, 1.5))
     assert best.blend and set(best.blend) == {"a", "b"} and best.pitch > 1.1
-    assert best.score == pytest.approx(0.85)
-    assert len(voices.rendered) == 3  # two blends and the winner: pitch moves are not synthesised
+    assert best.spectrum == 0.5 and best.score == pytest.approx(0.89)
+    assert best.describe().endswith("spectrum matched 50%")
+    assert len(voices.rendered) == 3  # two blends and the winner: moves and matches are not synthesised
     worse = search(_FakeVoices(flat=True), None, {"joe": 0.5, "a": 0.6, "b": 0.55}, [110.0, 150.0, 160.0], (0.7, 1.5))
     assert worse.blend == {"a": 1.0} and worse.score == 0.6  # never below the nearest voice
+    assert worse.spectrum == 0.0 and "spectrum" not in worse.describe()
+
+
+def test_a_clone_plan_with_a_spectrum_curve_filters_every_sentence(engine: PiperEngine) -> None:
+    """The curve the search chose is applied to the job's own sentences, not only to the
+    test sentence it was measured on."""
+    from c3render.engines.tts.base import VoicePlan
+    from c3render.engines.tts.spectrum import BANDS, band_levels
+
+    curve = np.linspace(-6, 6, BANDS)
+    plain = VoicePlan("clone", settings={"pitch": 1.0, "length": 1.0})
+    matched = VoicePlan("clone", settings={"pitch": 1.0, "length": 1.0, "spectrum": curve})
+    before = engine.speak(SENTENCE, plain, {"temperature": 0.0})
+    after = engine.speak(SENTENCE, matched, {"temperature": 0.0})
+    change = band_levels(after, engine.sample_rate) - band_levels(before, engine.sample_rate)
+    assert np.abs((change - np.median(change)) - curve).max() < 1.5
+    assert after.shape == before.shape
 
 
 @needs_encoder

@@ -3,17 +3,18 @@
 A small search scored by speaker embedding (``speaker.py``): every embedded voice as it is
 (its profile is measured once per engine), then blends of the two nearest Kokoro voices
 (Kokoro's style vectors mix linearly), then the best of those moved towards the reference's
-median pitch (fully and half-way, in log pitch). Only the voices and blends are synthesised
-(and kept by the engine for later clones); a pitch move is applied to that rendering, so it
-costs an embedding. Each step keeps what scored best, so the result is never further from
-the reference than the nearest single voice.
+median pitch (fully and half-way, in log pitch), then that with its long-term spectrum
+matched to the reference's (``spectrum.py``; half-way and fully). Only the voices and blends
+are synthesised (and kept by the engine for later clones); a pitch move or a spectrum match
+is applied to that rendering, so it costs an embedding. Each step keeps what scored best, so
+the result is never further from the reference than the nearest single voice.
 
 Moving the formants alone (a spectral-envelope warp) was tried as a further step and
 dropped: it raised the similarity to the reference clip but not to other recordings of the
-same speaker (``bench/bench_tts.py``, 3 speakers: +0.126 with it, +0.131 without). A wider
-search would gain at most 0.007 for six times the renders: over 46 voices, blends and pushed voices × 3 pitches, the best
-by the reference clip gains +0.137 and an oracle judging by the held-out clips +0.153
-(``bench/bench_clone_ceiling.py``).
+same speaker (``bench/bench_tts.py``, 3 speakers: +0.126 with it, +0.131 without). Without the
+spectrum match a wider search would gain at most 0.007 for six times the renders: over 46
+voices, blends and pushed voices × 3 pitches, the best by the reference clip gains +0.137
+and an oracle judging by the held-out clips +0.153 (``bench/bench_clone_ceiling.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import numpy as np
 
 BLEND_WEIGHTS = (0.5, 0.75)
 """Share of the nearest Kokoro voice in the blends tried with the second nearest."""
+SPECTRUM_STRENGTHS = (0.5, 1.0)
+"""How far the voice's spectrum is moved to the reference's in the matches tried."""
 
 
 @dataclass(frozen=True)
@@ -36,15 +39,19 @@ class Candidate:
     blend: dict[str, float] | None
     """Kokoro voice weights (None for joe)."""
     pitch: float = 1.0
+    spectrum: float = 0.0
+    """How far its long-term spectrum is moved to the reference's (0: not at all, 1: fully)."""
     score: float = -1.0
 
     def describe(self) -> str:
-        """``jm_kumo 75 % + jf_alpha 25 %, pitch ×1.12``."""
+        """``jm_kumo 75 % + jf_alpha 25 %, pitch ×1.12, spectrum matched 50 %``."""
         if self.blend is None:
             name = "joe"
         else:
             name = " + ".join(f"{voice} {weight:.0%}" for voice, weight in self.blend.items())
-        return name if abs(self.pitch - 1.0) < 0.01 else f"{name}, pitch ×{self.pitch:.2f}"
+        if abs(self.pitch - 1.0) >= 0.01:
+            name = f"{name}, pitch ×{self.pitch:.2f}"
+        return f"{name}, spectrum matched {self.spectrum:.0%}" if self.spectrum else name
 
     @property
     def base(self) -> Candidate:
@@ -61,6 +68,9 @@ class Voices(Protocol):
     def adapt(self, audio: np.ndarray, pitch: float) -> np.ndarray:
         """``audio`` moved in pitch (formants with it; tempo too: the embedding does not mind)."""
 
+    def match_spectrum(self, audio: np.ndarray, strength: float) -> np.ndarray:
+        """``audio`` filtered ``strength`` of the way to the reference's long-term spectrum."""
+
     def similarity(self, audio: np.ndarray) -> float:
         """Cosine similarity of ``audio``'s speaker embedding to the reference."""
 
@@ -68,8 +78,8 @@ class Voices(Protocol):
 def search(voices: Voices, reference_pitch: float | None, singles: dict[str, float],
            pitches: list[float], pitch_range: tuple[float, float]) -> Candidate:
     """The best candidate: single voices (``singles``: name → similarity), blends, then
-    pitch moves of the best. ``pitches`` are the voices' median pitches in the
-    order of ``singles``."""
+    pitch moves of the best, then spectrum matches of that. ``pitches`` are the voices'
+    median pitches in the order of ``singles``."""
     names = list(singles)
     best = max((Candidate((n,) if n != "joe" else "joe", {n: 1.0} if n != "joe" else None,
                           score=s) for n, s in singles.items()), key=lambda c: c.score)
@@ -85,6 +95,11 @@ def search(voices: Voices, reference_pitch: float | None, singles: dict[str, flo
         moved = replace(best, pitch=pitch)
         moved = replace(moved, score=voices.similarity(voices.adapt(audio, pitch)))
         best = moved if moved.score > best.score else best
+    adapted = voices.adapt(audio, best.pitch)
+    for strength in SPECTRUM_STRENGTHS:
+        matched = replace(best, spectrum=strength)
+        matched = replace(matched, score=voices.similarity(voices.match_spectrum(adapted, strength)))
+        best = matched if matched.score > best.score else best
     return best
 
 

@@ -6,7 +6,8 @@ speaking English (a real second neural voice); without Kokoro it is joe made hig
 (synthesised slower, played faster: pitch and formants rise together), and the result says
 so. ``clone`` picks, among joe and Kokoro's five voices, the one whose speaker embedding
 (``speaker.py``, resemblyzer's encoder) is closest to the reference, then moves it to the
-reference's median pitch and speaking rate. It is not voice cloning: ``voice_note`` says
+reference's median pitch and speaking rate, and filters it towards the reference's
+long-term spectrum (``spectrum.py``) when that brings it closer. It is not voice cloning: ``voice_note`` says
 which voice was used and ``clone_similarity`` gives the cosine similarity of the result
 to the reference (1 = the same voice; different people score about 0.5–0.8). A named
 voice of ``C3_VOICES_DIR`` (``voices.py``) is the clone of its recording, searched once per
@@ -34,6 +35,7 @@ from c3render.engines.tts.clone_cache import CloneCache
 from c3render.engines.tts.kokoro import VOICES as KOKORO_VOICES
 from c3render.engines.tts.kokoro import KokoroVoices
 from c3render.engines.tts.speaker import SpeakerEncoder, similarity, to_16k
+from c3render.engines.tts.spectrum import apply_curve, matching_curve
 from c3render.engines.tts.text import word_count
 from c3render.engines.tts.voices import find_voice
 from c3render.errors import EngineUnavailable, InputError
@@ -50,8 +52,7 @@ RENDER_CACHE = 16
 """Calibration renders of voices and blends kept per engine process (about 0.5 MB each)."""
 CALIBRATION = "The quick brown fox jumps over the lazy dog while we wait for the train."
 CLONE_NOTE = (
-    "embedded voice adapted to the reference's pitch and rate; full voice cloning needs "
-    "CSM-1B (C3_CSM_MODEL_DIR)"
+    "embedded voice adapted to the reference; full voice cloning needs CSM-1B (C3_CSM_MODEL_DIR)"
 )
 KOKORO_B, KOKORO_SPEED = "jm_kumo", 1.1
 """conversational_b's Kokoro voice and speed (Kokoro speaks slower than joe)."""
@@ -176,11 +177,12 @@ class PiperEngine(SpeechEngine):
         embedding = self._encoder.embed(reference) if self._encoder is not None else None
         if embedding is None:
             choice = Candidate("joe", None, _clip(pitch / self.base_pitch, PITCH_RANGE) if pitch else 1.0)
-            rate_base, note = self.base_words_per_second, CLONE_NOTE
+            rate_base = self.base_words_per_second
+            note = f"{CLONE_NOTE}; joe moved to its pitch and rate (no speaker encoder installed)"
         else:
             if self._cache is not None and not self._profiles:  # this engine's first clone
                 self._renders, self._profiles = self._cache.load()
-            choice = search(_CloneVoices(self, embedding), pitch, self._profile_scores(embedding),
+            choice = search(_CloneVoices(self, embedding, reference), pitch, self._profile_scores(embedding),
                             [self.profile(name)[1] for name in self._candidates()], PITCH_RANGE)
             if self._measured and self._cache is not None:  # for the next engine process
                 self._cache.save(self._renders, self._profiles)
@@ -195,6 +197,10 @@ class PiperEngine(SpeechEngine):
             "reference_embedding": embedding, "base": choice.describe()}
         if choice.blend is not None:
             settings["kokoro"] = choice.blend
+        if choice.spectrum:  # measured on the test sentence, applied to every sentence
+            heard = shift_pitch(self.calibration(choice.base), choice.pitch)
+            settings["spectrum"] = matching_curve(reference, 16000, heard, self.sample_rate,
+                                                  choice.spectrum)
         return VoicePlan("clone", note=note, settings=settings)
 
     def _candidates(self) -> list[str]:
@@ -217,7 +223,8 @@ class PiperEngine(SpeechEngine):
         return self._renders[key]
 
     def speak(self, sentence: str, plan: VoicePlan, params: dict[str, Any]) -> np.ndarray:
-        """Synthesise ``pitch`` times slower, then play ``pitch`` times faster."""
+        """Synthesise ``pitch`` times slower, then play ``pitch`` times faster (then, for a
+        clone, filter by its spectrum curve)."""
         values = plan.settings or {}
         pitch, length = float(values.get("pitch", 1.0)), float(values.get("length", 1.0))
         if values.get("kokoro") and self._kokoro is not None:
@@ -226,7 +233,9 @@ class PiperEngine(SpeechEngine):
         else:
             temperature = float(params.get("temperature", _DEFAULT_TEMPERATURE))
             audio = self.synthesize(sentence, length_scale=length * pitch, temperature=temperature)
-        return shift_pitch(audio, pitch)
+        audio = shift_pitch(audio, pitch)
+        curve = values.get("spectrum")
+        return audio if curve is None else apply_curve(audio, self.sample_rate, curve)
 
     def measure(self, samples: np.ndarray, plans: list[VoicePlan]) -> dict[str, Any]:
         """For clone: the cosine similarity of the rendered speech to the reference."""
@@ -242,9 +251,11 @@ class PiperEngine(SpeechEngine):
 class _CloneVoices:
     """The engine's voices as the clone search sees them, scored against one reference."""
 
-    def __init__(self, engine: PiperEngine, reference: np.ndarray) -> None:
+    def __init__(self, engine: PiperEngine, reference: np.ndarray, recording: np.ndarray) -> None:
         self.engine = engine
         self.reference = reference
+        self.recording = recording
+        """The reference clip itself (16 kHz), for its spectrum."""
 
     def render(self, candidate: Candidate) -> np.ndarray:
         """The calibration sentence in the candidate's voice or blend."""
@@ -253,6 +264,11 @@ class _CloneVoices:
     def adapt(self, audio: np.ndarray, pitch: float) -> np.ndarray:
         """Played ``pitch`` times faster (its tempo too: the embedding does not mind)."""
         return shift_pitch(audio, pitch)
+
+    def match_spectrum(self, audio: np.ndarray, strength: float) -> np.ndarray:
+        """Filtered ``strength`` of the way to the reference clip's long-term spectrum."""
+        rate = self.engine.sample_rate
+        return apply_curve(audio, rate, matching_curve(self.recording, 16000, audio, rate, strength))
 
     def similarity(self, audio: np.ndarray) -> float:
         """Cosine similarity to the reference's embedding."""
