@@ -64,3 +64,11 @@ def test_the_filtered_voice_keeps_its_length_and_peak() -> None:
     assert np.abs(out).max() == pytest.approx(np.abs(voice).max(), rel=1e-5)
     short = voice[:100]
     assert np.array_equal(apply_curve(short, 22050, _tilt(0.5)), short)
+
+
+def test_what_cannot_be_measured_changes_nothing() -> None:
+    """A reference shorter than one analysis window, or silent, gives a flat curve."""
+    voice = _noise(2, 22050)
+    for reference in (_noise(0.02, 16000), np.zeros(16000, np.float32)):
+        assert not np.any(matching_curve(reference, 16000, voice, 22050))
+    assert band_levels(np.zeros(100, np.float32), 16000) is None

@@ -40,15 +40,18 @@ def _window(rate: int) -> int:
     return 1 << int(round(np.log2(WINDOW_SECONDS * rate)))
 
 
-def band_levels(samples: np.ndarray, rate: int) -> np.ndarray:
-    """Mean power of the speech frames in each band, in dB (``BANDS`` values)."""
+def band_levels(samples: np.ndarray, rate: int) -> np.ndarray | None:
+    """Mean power of the speech frames in each band, in dB (``BANDS`` values); None for
+    audio too short or too quiet to measure."""
     size = _window(rate)
+    if len(samples) < size:
+        return None
     freqs, _, spec = stft(np.asarray(samples, np.float64), rate, nperseg=size,
                           noverlap=size * 3 // 4)
     power = np.abs(spec) ** 2
     energy = power.sum(axis=0)
     if not energy.size or energy.max() <= 0:
-        return np.zeros(BANDS)
+        return None
     speech = power[:, energy >= energy.max() * 10 ** (SPEECH_DB / 10)]
     mean = speech.mean(axis=1)
     edges = _edges()
@@ -59,8 +62,12 @@ def band_levels(samples: np.ndarray, rate: int) -> np.ndarray:
 def matching_curve(reference: np.ndarray, reference_rate: int, voice: np.ndarray,
                    voice_rate: int, strength: float = 1.0) -> np.ndarray:
     """The gains in dB (one per band) that bring ``voice``'s spectrum ``strength`` of the
-    way to ``reference``'s, their median at 0 dB and each within ±``LIMIT_DB``."""
-    gains = band_levels(reference, reference_rate) - band_levels(voice, voice_rate)
+    way to ``reference``'s, their median at 0 dB and each within ±``LIMIT_DB``; all 0 dB
+    when either cannot be measured."""
+    wanted, heard = band_levels(reference, reference_rate), band_levels(voice, voice_rate)
+    if wanted is None or heard is None:
+        return np.zeros(BANDS)
+    gains = wanted - heard
     gains -= np.median(gains)
     return np.clip(gains * strength, -LIMIT_DB, LIMIT_DB)
 
