@@ -7,13 +7,14 @@ speaking English (a real second neural voice); without Kokoro it is joe made hig
 so. ``clone`` picks, among joe and Kokoro's five voices, the one whose speaker embedding
 (``speaker.py``, resemblyzer's encoder) is closest to the reference, then moves it to the
 reference's median pitch and speaking rate, and filters it towards the reference's
-long-term spectrum (``spectrum.py``) when that brings it closer. It is not voice cloning: ``voice_note`` says
-which voice was used and ``clone_similarity`` gives the cosine similarity of the result
-to the reference (1 = the same voice; different people score about 0.5–0.8). A named
-voice of ``C3_VOICES_DIR`` (``voices.py``) is the clone of its recording, searched once per
-engine process and reused, so only its first job pays for the search. What the search
-renders and measures of the voices is kept in the data dir (``clone_cache.py``) and read
-back by a restarted engine at its first clone, so it does not render it again.
+long-term spectrum (``spectrum.py``) when that brings it closer. It is not voice cloning:
+``voice_note`` says which voice was used and ``clone_similarity`` gives the cosine
+similarity of the result to the reference (1 = the same voice; different people score
+about 0.5–0.8). A named voice of ``C3_VOICES_DIR`` (``voices.py``) is the clone of its
+recording, searched once per engine process and reused, so only its first job pays for
+the search. What the search renders and measures of the voices is kept in the data dir
+(``clone_cache.py``) and read back by a restarted engine at its first clone, so it does
+not render it again.
 
 ``temperature`` (0..2, default 0.9) scales piper's sampling noise: at 0.9 piper runs with
 its trained values (noise_scale 0.667, noise_w 0.8), at 0 it is deterministic, higher
