@@ -47,8 +47,14 @@ if [ ! -f "$stamp" ] && [ ! -f "$dev_stamp" ]; then
   echo "==> installing Python packages into $VENV (a few minutes the first time)"
   reqs=(-r requirements/engines.txt -r requirements/piper.txt)
   [ $DEV = 1 ] && reqs+=(-r requirements/gpu.txt -r requirements/dev.txt)
-  # numpy is pinned on the command line too so no dependency can lift it past mediapipe's <2
-  "${PIP[@]}" install -q "${reqs[@]}" numpy==1.26.4 2>&1 | grep -v "is ignored" || true
+  # numpy is pinned on the command line too so no dependency can lift it past mediapipe's <2.
+  # On a venv that already has them, pip's resolver lists the dependencies that mediapipe and
+  # resemblyzer declare but are installed without on purpose (--no-deps, below): those lines
+  # are dropped; any other conflict is shown with its heading.
+  "${PIP[@]}" install -q "${reqs[@]}" numpy==1.26.4 2>&1 | grep -v "is ignored" | awk '
+    /^ERROR: pip.s dependency resolver/ { heading = $0; next }
+    /^(mediapipe|resemblyzer) [^ ]+ requires / { next }
+    { if (heading != "") { print heading; heading = "" } print }' || true
   "${PIP[@]}" install -q --no-deps mediapipe==0.10.21 -r requirements/engines-nodeps.txt 2>&1 | grep -v "is ignored" || true
   "${PIP[@]}" install -q --no-deps -e . 2>&1 | grep -v -e "is ignored" -e Warning || true
   "$VENV/bin/python" -c "import c3render, faster_whisper, mediapipe, piper, rapidocr, nudenet, av, flask, redis"
