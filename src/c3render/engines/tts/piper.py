@@ -36,7 +36,7 @@ from c3render.engines.tts.clone_cache import CloneCache
 from c3render.engines.tts.kokoro import VOICES as KOKORO_VOICES
 from c3render.engines.tts.kokoro import KokoroVoices
 from c3render.engines.tts.speaker import SpeakerEncoder, similarity, to_16k
-from c3render.engines.tts.spectrum import apply_curve, matching_curve
+from c3render.engines.tts.spectrum import apply_curve, band_levels, curve_between
 from c3render.engines.tts.text import word_count
 from c3render.engines.tts.voices import find_voice
 from c3render.errors import EngineUnavailable, InputError
@@ -180,10 +180,12 @@ class PiperEngine(SpeechEngine):
             choice = Candidate("joe", None, _clip(pitch / self.base_pitch, PITCH_RANGE) if pitch else 1.0)
             rate_base = self.base_words_per_second
             note = f"{CLONE_NOTE}; joe moved to its pitch and rate (no speaker encoder installed)"
+            curve = None
         else:
             if self._cache is not None and not self._profiles:  # this engine's first clone
                 self._renders, self._profiles = self._cache.load()
-            choice = search(_CloneVoices(self, embedding, reference), pitch, self._profile_scores(embedding),
+            voices = _CloneVoices(self, embedding, reference)
+            choice = search(voices, pitch, self._profile_scores(embedding),
                             [self.profile(name)[1] for name in self._candidates()], PITCH_RANGE)
             if self._measured and self._cache is not None:  # for the next engine process
                 self._cache.save(self._renders, self._profiles)
@@ -191,6 +193,9 @@ class PiperEngine(SpeechEngine):
             rate_base = self.profile(choice.voices[0] if isinstance(choice.voices, tuple) else "joe")[2]
             note = f"{CLONE_NOTE}; rendered as {choice.describe()}, the closest the embedded voices get " \
                    f"(similarity {choice.score:.2f} on a test sentence)"
+            # measured on the test sentence as the search heard it, applied to every sentence
+            curve = voices.curve(shift_pitch(self.calibration(choice.base), choice.pitch),
+                                 choice.spectrum) if choice.spectrum else None
         spoken = speech_seconds(reference, 16000)
         rate = word_count(text) / spoken if spoken > 0.3 else rate_base
         settings: dict[str, Any] = {
@@ -198,10 +203,8 @@ class PiperEngine(SpeechEngine):
             "reference_embedding": embedding, "base": choice.describe()}
         if choice.blend is not None:
             settings["kokoro"] = choice.blend
-        if choice.spectrum:  # measured on the test sentence, applied to every sentence
-            heard = shift_pitch(self.calibration(choice.base), choice.pitch)
-            settings["spectrum"] = matching_curve(reference, 16000, heard, self.sample_rate,
-                                                  choice.spectrum)
+        if curve is not None:
+            settings["spectrum"] = curve
         return VoicePlan("clone", note=note, settings=settings)
 
     def _candidates(self) -> list[str]:
@@ -255,8 +258,8 @@ class _CloneVoices:
     def __init__(self, engine: PiperEngine, reference: np.ndarray, recording: np.ndarray) -> None:
         self.engine = engine
         self.reference = reference
-        self.recording = recording
-        """The reference clip itself (16 kHz), for its spectrum."""
+        self.wanted = band_levels(recording, 16000)
+        """The reference clip's (16 kHz) band levels, measured once for every curve."""
 
     def render(self, candidate: Candidate) -> np.ndarray:
         """The calibration sentence in the candidate's voice or blend."""
@@ -266,10 +269,13 @@ class _CloneVoices:
         """Played ``pitch`` times faster (its tempo too: the embedding does not mind)."""
         return shift_pitch(audio, pitch)
 
+    def curve(self, audio: np.ndarray, strength: float) -> np.ndarray:
+        """The gains that bring ``audio`` ``strength`` of the way to the reference's spectrum."""
+        return curve_between(self.wanted, band_levels(audio, self.engine.sample_rate), strength)
+
     def match_spectrum(self, audio: np.ndarray, strength: float) -> np.ndarray:
         """Filtered ``strength`` of the way to the reference clip's long-term spectrum."""
-        rate = self.engine.sample_rate
-        return apply_curve(audio, rate, matching_curve(self.recording, 16000, audio, rate, strength))
+        return apply_curve(audio, self.engine.sample_rate, self.curve(audio, strength))
 
     def similarity(self, audio: np.ndarray) -> float:
         """Cosine similarity to the reference's embedding."""

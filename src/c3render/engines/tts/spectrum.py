@@ -64,7 +64,14 @@ def matching_curve(reference: np.ndarray, reference_rate: int, voice: np.ndarray
     """The gains in dB (one per band) that bring ``voice``'s spectrum ``strength`` of the
     way to ``reference``'s, their median at 0 dB and each within ±``LIMIT_DB``; all 0 dB
     when either cannot be measured."""
-    wanted, heard = band_levels(reference, reference_rate), band_levels(voice, voice_rate)
+    return curve_between(band_levels(reference, reference_rate), band_levels(voice, voice_rate),
+                         strength)
+
+
+def curve_between(wanted: np.ndarray | None, heard: np.ndarray | None,
+                  strength: float = 1.0) -> np.ndarray:
+    """``matching_curve`` from band levels already measured (``band_levels``), so a
+    reference measured once serves every curve made towards it."""
     if wanted is None or heard is None:
         return np.zeros(BANDS)
     gains = wanted - heard
