@@ -13,11 +13,12 @@ from flask.testing import FlaskClient
 from redis.cluster import RedisCluster
 
 from c3render.api import create_app
-from c3render.api.schemas import CsmRequest
-from c3render.job import JobType
+from c3render.api.schemas import CsmRequest, WhisperRequest
+from c3render.job import JobStatus, JobType
 from c3render.queue import keys
 from c3render.queue.chains import Chains
 from c3render.queue.connection import connect
+from c3render.queue.leases import Leases
 from c3render.queue.reading import Reader
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.store import JobStore
@@ -132,6 +133,30 @@ def test_fair_share_takes_keys_in_turn_on_a_cluster(cluster_env: dict[str, str])
     ids = [d.job_id for d in taken if d is not None]
     assert sorted(ids) == sorted(flood + [single]) and ids.index(single) <= 1
     assert reader.read((JobType.CSM,), "w1", 10) is None
+
+
+def test_a_finish_and_a_take_in_other_hash_slots_on_a_cluster(
+    cluster_env: dict[str, str]
+) -> None:
+    settings = load_settings()
+    client = connect(settings)
+    store = JobStore(client, settings)
+    store.ensure_groups()
+    leases, reader = Leases(client, settings), Reader(client, settings, WorkerRegistry(client))
+    store.submit(JobType.CSM, CsmRequest(text="a"))
+    delivery = reader.read((JobType.CSM,), "w1", 10, start=True)
+    claim = leases.start_delivery(delivery, "w1") if delivery else None
+    assert claim is not None
+    audio = WhisperRequest(audio_url="https://example.com/a.wav")
+    whisper_id, _ = store.submit(JobType.WHISPER, audio)
+    # the rotation's next type is /whisper, whose keys live in another slot than /csm's
+    # (redis-py pipelines no script on a cluster: there the two calls go one after the other)
+    reply, taken = reader.finish_then_take(
+        leases.finish_call(claim, JobStatus.SUCCESS, {"text": "ok"}),
+        (JobType.WHISPER, JobType.CSM), "w1")
+    assert leases.finished(claim, reply) and store.find(claim.job.id).status is JobStatus.SUCCESS
+    assert taken is not None and taken.job_id == whisper_id
+    assert store.find(whisper_id).status is JobStatus.RUNNING
 
 
 def test_a_chain_across_hash_slots_on_a_cluster(

@@ -20,7 +20,7 @@ from c3render.queue.chains import Chains
 from c3render.queue.connection import RedisClient
 from c3render.queue.reading import HANDED_BACK, HANDED_BACK_IDLE_MS, Delivery
 from c3render.queue.registry import WorkerRegistry
-from c3render.queue.scripts import Scripts
+from c3render.queue.scripts import ScriptCall, Scripts
 from c3render.queue.store import ensure_groups
 from c3render.settings import Settings
 
@@ -113,25 +113,44 @@ class Leases:
         ``input_size`` (None: unknown), as a sample for the ETA (``queue/eta.py``). Jobs
         waiting for this one (chained) are woken right after.
         """
+        return self.finished(claim, self.finish_call(
+            claim, status, result, error, error_type, logs, input_size)())
+
+    def finish_call(
+        self,
+        claim: Claim,
+        status: JobStatus,
+        result: dict[str, Any] | None = None,
+        error: str = "",
+        error_type: str = "",
+        logs: list[tuple[float, str, str]] | None = None,
+        input_size: float | None = None,
+    ) -> ScriptCall:
+        """The script call of ``finish`` (to run alone or with the next take, in one round
+        trip); ``finished`` reads its reply."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"finish needs an end state, not {status.value}")
         job = claim.job
-        recorded = int(
-            self.scripts.finish(
-                keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
-                      keys.events(job.type, job.id), keys.stats(job.type),
-                      keys.eta_samples(job.type)],
-                args=[
-                    job.id, claim.entry, claim.run, status.value,
-                    json.dumps(result or {}, separators=(",", ":")), error,
-                    self.settings.retention_seconds, keys.GROUP, error_type,
-                    "" if input_size is None else f"{input_size:.4f}", keys.ETA_SAMPLES,
-                    *(value for line in logs or () for value in line),
-                ],
-            )
+        return ScriptCall(
+            self.scripts.finish,
+            keys=[keys.job(job.type, job.id), keys.queue(job.type), keys.outbox(job.type),
+                  keys.events(job.type, job.id), keys.stats(job.type),
+                  keys.eta_samples(job.type)],
+            args=[
+                job.id, claim.entry, claim.run, status.value,
+                json.dumps(result or {}, separators=(",", ":")), error,
+                self.settings.retention_seconds, keys.GROUP, error_type,
+                "" if input_size is None else f"{input_size:.4f}", keys.ETA_SAMPLES,
+                *(value for line in logs or () for value in line),
+            ],
         )
+
+    def finished(self, claim: Claim, reply: Any) -> bool:
+        """Read the finish script's reply: True when this run's outcome is the job's (the
+        jobs waiting for it are woken then)."""
+        recorded = int(reply)
         if recorded == 2:
-            self.chains.wake_quietly(job.type, job.id)
+            self.chains.wake_quietly(claim.job.type, claim.job.id)
         return recorded > 0
 
     def retry_later(self, claim: Claim, error: str, error_type: str) -> str:

@@ -13,6 +13,7 @@ too, as a safety net.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +25,10 @@ from c3render.queue.chains import Chains
 from c3render.queue.connection import RedisClient
 from c3render.queue.keys import DEFAULT_TENANT, fair_keys
 from c3render.queue.registry import WorkerRegistry
-from c3render.queue.scripts import Scripts
+from c3render.queue.scripts import ScriptCall, Scripts, together
 from c3render.settings import Settings
+
+log = logging.getLogger(__name__)
 
 HANDED_BACK = "handed-back"
 """The consumer that holds handed-back entries: never alive, so any worker takes them."""
@@ -107,30 +110,61 @@ class Reader:
     ) -> tuple[list[Delivery], str]:
         """The jobs taken (with ``start``: those started), and the queue's last entry id (to
         wait after) when none was ('' when jobs were taken but none could start)."""
-        if not start:
-            reply = self.scripts.take(
-                keys=[*fair_keys(job_type), keys.queue(job_type)],
-                args=[keys.GROUP, worker, count],
-            )
-        else:
-            reply = self.scripts.take(
-                keys=[*fair_keys(job_type), keys.queue(job_type), keys.dead_letters(job_type),
-                      keys.outbox(job_type), keys.stats(job_type)],
-                args=[keys.GROUP, worker, count, self.settings.max_deliveries,
-                      self.settings.retention_seconds],
-            )
+        if start:
+            return self.took(job_type, self.take_call(job_type, worker, count)())
+        reply = self.scripts.take(
+            keys=[*fair_keys(job_type), keys.queue(job_type)],
+            args=[keys.GROUP, worker, count],
+        )
         if reply and reply[0] == "":
             return [], str(reply[1])
-        if not start:
-            pairs = zip(reply[::2], reply[1::2])
-            return [Delivery(job_type, str(entry), str(job_id)) for entry, job_id in pairs], "0-0"
+        pairs = zip(reply[::2], reply[1::2])
+        return [Delivery(job_type, str(entry), str(job_id)) for entry, job_id in pairs], "0-0"
+
+    def take_call(self, job_type: JobType, worker: str, count: int = 1) -> ScriptCall:
+        """The script call that takes and starts up to ``count`` waiting jobs of
+        ``job_type`` (to run alone or after a finish, in one round trip); ``took`` reads it."""
+        return ScriptCall(
+            self.scripts.take,
+            keys=[*fair_keys(job_type), keys.queue(job_type), keys.dead_letters(job_type),
+                  keys.outbox(job_type), keys.stats(job_type)],
+            args=[keys.GROUP, worker, count, self.settings.max_deliveries,
+                  self.settings.retention_seconds],
+        )
+
+    def took(self, job_type: JobType, reply: Any) -> tuple[list[Delivery], str]:
+        """The started jobs of a ``take_call`` reply, and the queue's last entry id when none
+        waited ('' when jobs were taken but none could start). A job refused because it
+        ended there (expired, its worker lost too often) wakes the jobs waiting for it."""
+        if reply and reply[0] == "":
+            return [], str(reply[1])
         started = []
         for entry, job_id, *outcome in reply:
             if outcome[0] == "run":
                 started.append(Delivery(job_type, str(entry), str(job_id), started=tuple(outcome)))
-            elif outcome[0] in ("expired", "dead"):  # it ended here: wake the jobs waiting for it
+            elif outcome[0] in ("expired", "dead"):
                 self.chains.wake_quietly(job_type, str(job_id))
         return started, "0-0" if started else ""
+
+    def next_type(self, job_types: tuple[JobType, ...]) -> JobType:
+        """The job type whose turn it is to be read (the rotation ``read`` follows)."""
+        self._cursors.turn += 1
+        return job_types[self._cursors.turn % len(job_types)]
+
+    def finish_then_take(
+        self, finish: ScriptCall, job_types: tuple[JobType, ...], worker: str
+    ) -> tuple[Any, Delivery | None]:
+        """Run ``finish`` and take and start the next waiting job (of the type whose turn it
+        is) in one round trip: the finish script's reply (its exception, if it failed) and
+        the job started, if any. A take that fails starts nothing; the slot's next read
+        shows why. A lost connection raises (the caller then finishes on its own)."""
+        job_type = self.next_type(job_types)
+        finished, taken = together(self.redis, [finish, self.take_call(job_type, worker)])
+        if isinstance(taken, Exception):
+            log.warning("taking the next %s job failed: %s", job_type.value, taken)
+            return finished, None
+        started = self.took(job_type, taken)[0]
+        return finished, started[0] if started else None
 
     def read_more(
         self, job_type: JobType, worker: str, count: int,

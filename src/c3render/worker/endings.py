@@ -11,6 +11,8 @@ import redis
 
 from c3render.job import JobStatus
 from c3render.queue.leases import Claim
+from c3render.queue.reading import Delivery
+from c3render.queue.scripts import ScriptCall
 from c3render.worker.context import SlotContext, through_outages
 from c3render.worker.pipeline import results_prefix
 from c3render.worker.run_log import RunLog
@@ -24,23 +26,57 @@ class RunEnds:
     def __init__(self, context: SlotContext) -> None:
         self.context = context
         self.leases = context.leases
+        self.next: Delivery | None = None
+        """The job taken and started with the last finish: the slot runs it next."""
 
     def finish(
         self, claim: Claim, logs: RunLog, status: JobStatus,
         result: dict[str, Any] | None = None, error: str = "", error_type: str = "",
-        input_size: float | None = None,
+        input_size: float | None = None, take_next: bool = False,
     ) -> None:
         """Record the run's end state (its last log lines, and for a success its ETA sample
         of ``input_size``, in the same script); a run that did not win, or did not succeed,
-        leaves no files."""
-        lines = logs.take()
-        recorded = through_outages(
-            lambda: self.leases.finish(claim, status, result, error, error_type, lines, input_size)
-        )
+        leaves no files. ``take_next``: take and start the slot's next job in the same round
+        trip (``Reader.finish_then_take``); ``pop_next`` then hands it to the slot."""
+        call = self.leases.finish_call(claim, status, result, error, error_type, logs.take(),
+                                       input_size)
+        recorded = self.leases.finished(claim, self._run_finish(call, take_next))
         if not recorded or status is not JobStatus.SUCCESS:
             self.discard_files(claim)
         outcome = status.value if recorded else self._why_not_recorded(claim)
         log.info("job %s run %d: %s %s", claim.job.id, claim.run, outcome, error)
+
+    def _run_finish(self, call: ScriptCall, take_next: bool) -> Any:
+        """The finish script's reply, with the next job taken in the same round trip when
+        asked (kept in ``self.next``, even when the finish script failed)."""
+        if take_next:
+            context = self.context
+            try:
+                reply, self.next = context.reader.finish_then_take(
+                    call, context.job_types, context.worker_id)
+            except (redis.ConnectionError, redis.TimeoutError):
+                pass  # finished on its own below, through the outage (a job the lost reply
+                # started is taken over by the idle-entry safety net, as after any read)
+            else:
+                if isinstance(reply, Exception):
+                    raise reply
+                return reply
+        # finishing the same run again is harmless: finish.lua answers 1 again for an
+        # outcome it recorded already
+        return through_outages(call)
+
+    def give_back_next(self) -> None:
+        """The worker stops: a job taken with the last finish goes back to the queue,
+        keeping its place (as a running job does)."""
+        taken = self.pop_next()
+        claim = taken and self.leases.start_delivery(taken, self.context.worker_id)
+        if claim is not None:
+            self.requeue(claim)
+
+    def pop_next(self) -> Delivery | None:
+        """The job taken with the last finish, once (None when none was)."""
+        taken, self.next = self.next, None
+        return taken
 
     def retry(self, claim: Claim, logs: RunLog, error: str, error_type: str) -> None:
         """A failure that may pass: the job runs again after a backoff (or ends failed)."""

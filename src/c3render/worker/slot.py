@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from typing import Any
 
 import redis
 
@@ -85,6 +84,7 @@ class Slot:
             except Exception:
                 log.exception("slot %d: unexpected error; going on", self.index)
                 stopping.wait(1.0)
+        self.ends.give_back_next()
         for engine in self.engines.values():
             engine.stop()
 
@@ -176,6 +176,9 @@ class Slot:
         return [current] if current is not None else []
 
     def _next_delivery(self) -> Delivery | None:
+        taken = self.ends.pop_next()  # started with the last finish, in its round trip
+        if taken is not None:
+            return taken
         reader, worker, types = self.context.reader, self.context.worker_id, self.context.job_types
         now = time.monotonic()
         if now - self._last_reclaim >= RECLAIM_SECONDS:
@@ -216,8 +219,8 @@ class Slot:
             self.logs.flush_if_due(claim)
             if time.monotonic() >= deadline:
                 self._stop_run(engine, asked=True)
-                self._finish(claim, JobStatus.TIMED_OUT, error=timeout_reason(claim),
-                             error_type="timeout")
+                self.ends.finish(claim, self.logs, JobStatus.TIMED_OUT,
+                                 error=timeout_reason(claim), error_type="timeout")
                 return
             if time.monotonic() - last_check >= CHECK_SECONDS:
                 last_check = time.monotonic()
@@ -238,7 +241,7 @@ class Slot:
         if isinstance(message, Progress):
             if time.monotonic() - self._last_progress >= PROGRESS_SECONDS:
                 self._last_progress = time.monotonic()
-                self._report_progress(claim, message.fraction)
+                self.ends.report_progress(claim, message.fraction)
             return False
         if isinstance(message, LogLine):
             self.logs.add(message)
@@ -246,14 +249,19 @@ class Slot:
         if isinstance(message, AudioChunk):
             self.audio.add(claim, message)
             return False
+        # the engine is free: the next job is taken in the finish's round trip, unless the
+        # worker is stopping or the pass for lost workers' entries is due first
+        take_next = (not self.context.stopping.is_set()
+                     and time.monotonic() - self._last_reclaim < RECLAIM_SECONDS)
         if isinstance(message, Done):
             self.ends.finish(claim, self.logs, JobStatus.SUCCESS, message.result,
-                             input_size=message.input_size)  # the size: for the ETA
+                             input_size=message.input_size,  # the size: for the ETA
+                             take_next=take_next)
         elif isinstance(message, Failed) and message.retryable:
             self._retry(claim, message.error, message.error_type)
         elif isinstance(message, Failed):
-            self._finish(claim, JobStatus.FAILED, error=message.error,
-                         error_type=message.error_type)
+            self.ends.finish(claim, self.logs, JobStatus.FAILED, error=message.error,
+                             error_type=message.error_type, take_next=take_next)
         return True
 
     def _stop_run(self, engine: EngineHandle, asked: bool = False) -> None:
@@ -270,15 +278,6 @@ class Slot:
             engine.kill()
         if run is not None:
             shutil.rmtree(run_workdir(self.context.settings, run), ignore_errors=True)
-
-    def _report_progress(self, claim: Claim, fraction: float) -> None:
-        self.ends.report_progress(claim, fraction)
-
-    def _finish(
-        self, claim: Claim, status: JobStatus, result: dict[str, Any] | None = None,
-        error: str = "", error_type: str = "",
-    ) -> None:
-        self.ends.finish(claim, self.logs, status, result, error, error_type)
 
     def _retry(self, claim: Claim, error: str, error_type: str) -> None:
         self.ends.retry(claim, self.logs, error, error_type)

@@ -5,12 +5,14 @@
 --       then the run's last log lines as (time, level, message) triples
 -- Returns 1 when this run's outcome was recorded (2 when other jobs wait for it: the caller
 -- wakes them, queue/chains.py), 0 when the job was cancelled, timed out
--- or taken over by another run meanwhile (the caller then discards the run's files).
+-- or taken over by another run meanwhile (the caller then discards the run's files). The
+-- same call again (its reply was lost with the connection) answers 1 and changes nothing.
 -- A recorded success also keeps its (size, run time) for the ETA (queue/eta.py): the run
 -- time is the job's own start and end, both Redis's clock.
 local h = redis.call('HMGET', KEYS[1], 'status', 'run', 'notify_url', 'started_at')
 if h[1] ~= 'running' or tonumber(h[2]) ~= tonumber(ARGV[3]) then
   if is_final(h[1]) then drop_entry(KEYS[2], ARGV[8], ARGV[2]) end
+  if h[1] == ARGV[4] and tonumber(h[2]) == tonumber(ARGV[3]) then return 1 end
   return 0
 end
 add_logs(KEYS[4], ARGV[3], 12)
