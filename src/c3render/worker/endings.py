@@ -44,7 +44,8 @@ class RunEnds:
         if not recorded or status is not JobStatus.SUCCESS:
             self.discard_files(claim)
         outcome = status.value if recorded else self._why_not_recorded(claim)
-        log.info("job %s run %d: %s %s", claim.job.id, claim.run, outcome, error)
+        log.info("job %s (%s) attempt %d (run %d): %s %s", claim.job.id, claim.job.type.value,
+                 claim.attempt, claim.run, outcome, error)
 
     def _run_finish(self, call: ScriptCall, take_next: bool) -> Any:
         """The finish script's reply, with the next job taken in the same round trip when

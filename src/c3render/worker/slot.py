@@ -118,7 +118,7 @@ class Slot:
             return
         self.current = claim
         try:
-            log.info("job %s (%s) attempt %d (run %d) started",
+            log.debug("job %s (%s) attempt %d (run %d) started",  # its end is logged at INFO
                      claim.job.id, claim.job.type.value, claim.attempt, claim.run)
             self._execute(claim, engine)
         except BaseException:
@@ -288,6 +288,6 @@ class Slot:
     def _unload_idle_engines(self) -> None:
         limit = self.context.settings.engine_idle_seconds
         for engine in self.engines.values():
-            if engine.alive and time.monotonic() - engine.last_used > limit:
+            if time.monotonic() - engine.last_used > limit and engine.alive:
                 log.info("unloading idle %s engine", engine.job_type.value)
                 engine.stop()
