@@ -10,10 +10,7 @@ engine processes, of Redis (``INFO cpu``), and of the submitting process, from /
 Part 2: the engine hop alone, no Redis: P processes x S threads, each thread sending no-op
 ``RunJob``s to its own engine process and waiting for each ``Done``; jobs/s and CPU µs per job
 (the threads' processes and their engine processes).
-Part 3: our scripts alone, no worker: one thread submits N jobs, then takes, starts and
-finishes each in turn with the same calls a slot makes (``Reader.read``, ``Leases.finish``);
-CPU µs per job of this process and of Redis. Parts 2 and 3 are each the least a part of our
-path costs; their sum is printed beside Dramatiq's whole cost per job from part 1.
+The hop's CPU per job is printed beside Dramatiq's whole CPU per job from part 1.
 """
 
 from __future__ import annotations
@@ -32,12 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 import redis  # noqa: E402
 
-from c3render.job import JobStatus, JobType  # noqa: E402
+from c3render.job import JobType  # noqa: E402
 from c3render.queue import keys  # noqa: E402
-from c3render.queue.leases import Leases  # noqa: E402
-from c3render.queue.reading import Reader  # noqa: E402
-from c3render.queue.registry import WorkerRegistry  # noqa: E402
-from c3render.queue.store import JobStore  # noqa: E402
 from c3render.settings import Settings  # noqa: E402
 
 
@@ -145,33 +138,6 @@ def hop_ceiling(args: argparse.Namespace, work: Path) -> tuple[float, float]:
         cpu for _, cpu in results) * 1e6 / done
 
 
-def scripts_floor(url: str, args: argparse.Namespace, work: Path) -> dict[str, float]:
-    """Our Redis calls per job with no worker code around them, one thread, in order: CPU µs
-    per job of this process and of Redis, for the submits and for take + start + finish."""
-    client = redis.Redis.from_url(url, decode_responses=True)
-    settings = Settings(redis_url=url, data_dir=work / "floor")
-    store, leases = JobStore(client, settings), Leases(client, settings)
-    reader = Reader(client, settings, WorkerRegistry(client))
-    store.ensure_groups((JobType.CSM,))
-    figures: dict[str, float] = {}
-    before = time.process_time(), redis_cpu(client)
-    for _ in range(args.jobs):
-        store.submit(JobType.CSM, common.NOOP_REQUEST)
-    middle = time.process_time(), redis_cpu(client)
-    for _ in range(args.jobs):
-        delivery = reader.read((JobType.CSM,), "floor-worker", 1, start=True)
-        claim = leases.start_delivery(delivery, "floor-worker") if delivery else None
-        if claim is None:
-            raise RuntimeError("a submitted job could not be taken")
-        leases.finish(claim, JobStatus.SUCCESS, {"text": "ok"})
-    after = time.process_time(), redis_cpu(client)
-    per_job = 1e6 / args.jobs
-    for name, start, end in (("submit", before, middle), ("run", middle, after)):
-        figures[f"{name} client"] = (end[0] - start[0]) * per_job
-        figures[f"{name} Redis"] = (end[1] - start[1]) * per_job
-    return figures
-
-
 def main() -> None:
     """Part 1 (ours, then Dramatiq, on one Redis), part 2 (the hop); print both tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -206,33 +172,11 @@ def main() -> None:
                          f"threads, {args.jobs} jobs: {rate:.0f} jobs/s "
                          f"({common.ratio(rate, mine['rate'])} ours end to end), "
                          f"{hop_cpu:.0f} CPU µs per job")
-    print_floor(url_floor(work, args), hop_cpu, theirs)
-    common.console.print(f"logs: {work}")
-
-
-def url_floor(work: Path, args: argparse.Namespace) -> dict[str, float]:
-    """Part 3 on a Redis of its own."""
-    with common.redis_server(work / "redis-floor") as url:
-        return scripts_floor(url, args, work)
-
-
-def print_floor(floor: dict[str, float], hop_cpu: float, theirs: dict[str, float]) -> None:
-    """Part 3's table: the least each part of our path costs, and their sum beside Dramatiq."""
-    result = common.table("the least our path costs: CPU µs per no-op job, parts measured alone",
-                          ["part", "client", "Redis", "all"])
-    total = hop_cpu
-    for name in ("submit", "run"):
-        client, server = floor[f"{name} client"], floor[f"{name} Redis"]
-        total += client + server
-        label = "submit" if name == "submit" else "take + start + finish (one thread)"
-        result.add_row(label, f"{client:.0f}", f"{server:.0f}", f"{client + server:.0f}")
-    result.add_row("engine hop (part 2)", f"{hop_cpu:.0f}", "-", f"{hop_cpu:.0f}")
     dramatiq_all = theirs["main"] + theirs["redis"] + theirs["submit"]
-    result.add_row("sum: no worker code at all", "", "", f"{total:.0f}")
-    result.add_row("Dramatiq, whole (part 1)", "", "", f"{dramatiq_all:.0f}")
-    common.console.print(result)
-    common.console.print(f"our floor / Dramatiq's whole: {common.ratio(total, dramatiq_all)} "
-                         "(above 1x: no worker code could reach Dramatiq's CPU per job)")
+    common.console.print(f"the engine hop measured alone costs {hop_cpu:.0f} CPU µs per job: "
+                         f"{common.ratio(hop_cpu, dramatiq_all)} Dramatiq's whole cost per job "
+                         f"({dramatiq_all:.0f} µs, {args.workers} x {args.threads} threads)")
+    common.console.print(f"logs: {work}")
 
 
 if __name__ == "__main__":
