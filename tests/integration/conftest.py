@@ -10,6 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from c3render.api import create_app
+from c3render.queue.leases import Leases
+from c3render.queue.reading import Reader
+from c3render.queue.registry import WorkerRegistry
+from c3render.queue.store import JobStore
 from c3render.settings import load_settings
 from tests.support.service import FIXTURE_ENGINES, service_env, worker_process
 
@@ -67,3 +71,15 @@ def http_image_url(tmp_path: Path) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/red.png"
     server.shutdown()
+
+
+@pytest.fixture
+def leases(store: JobStore) -> Leases:
+    """The worker side of the module's queue (its ``store`` fixture)."""
+    return Leases(store.redis, store.settings)
+
+
+@pytest.fixture
+def reader(store: JobStore) -> Reader:
+    """How workers find entries in the module's queue (its ``store`` fixture)."""
+    return Reader(store.redis, store.settings, WorkerRegistry(store.redis))

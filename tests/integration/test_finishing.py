@@ -12,7 +12,6 @@ from c3render.job import JobStatus, JobType
 from c3render.queue import keys
 from c3render.queue.leases import Claim, Leases
 from c3render.queue.reading import Reader
-from c3render.queue.registry import WorkerRegistry
 from c3render.queue.scripts import ScriptCall, together
 from c3render.queue.store import JobStore
 from c3render.settings import load_settings
@@ -30,16 +29,6 @@ def store(settings_env: dict[str, str], redis_client: redis.Redis) -> JobStore:
     store = JobStore(redis_client, load_settings())
     store.ensure_groups()
     return store
-
-
-@pytest.fixture
-def leases(store: JobStore) -> Leases:
-    return Leases(store.redis, store.settings)
-
-
-@pytest.fixture
-def reader(store: JobStore) -> Reader:
-    return Reader(store.redis, store.settings, WorkerRegistry(store.redis))
 
 
 def _started(store: JobStore, leases: Leases, reader: Reader, text: str) -> Claim:

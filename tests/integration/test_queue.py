@@ -32,18 +32,6 @@ def store(settings_env: dict[str, str], redis_client: redis.Redis) -> JobStore:
     return store
 
 
-@pytest.fixture
-def leases(store: JobStore) -> Leases:
-    """The worker side of the same queue."""
-    return Leases(store.redis, store.settings)
-
-
-@pytest.fixture
-def reader(store: JobStore) -> Reader:
-    """How workers find entries in the same queue."""
-    return Reader(store.redis, store.settings, WorkerRegistry(store.redis))
-
-
 def _deliver(store: JobStore, worker: str) -> tuple[str, str]:
     reader = Reader(store.redis, store.settings, WorkerRegistry(store.redis))
     delivery = reader.read((CSM,), worker, 10)

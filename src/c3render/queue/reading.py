@@ -82,8 +82,7 @@ class Reader:
 
         ``start``: the job is started in the same script (``Delivery.started``); a job that
         may not run any more (ended, expired, its worker lost too often) is dropped there."""
-        self._cursors.turn += 1
-        first = self._cursors.turn % len(job_types)
+        first = job_types.index(self.next_type(job_types))
         order = job_types[first:] + job_types[:first]
         wait = block_ms if len(order) == 1 else min(block_ms, MULTI_BLOCK_MS)
         last_id, refused = "0-0", False

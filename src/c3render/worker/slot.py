@@ -119,7 +119,7 @@ class Slot:
         self.current = claim
         try:
             log.debug("job %s (%s) attempt %d (run %d) started",  # its end is logged at INFO
-                     claim.job.id, claim.job.type.value, claim.attempt, claim.run)
+                      claim.job.id, claim.job.type.value, claim.attempt, claim.run)
             self._execute(claim, engine)
         except BaseException:
             # the run cannot be followed any more: stop it, so the engine is free and the job
