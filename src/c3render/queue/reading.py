@@ -5,7 +5,8 @@ stopping one) come first, so they keep their place; then retries that are due; t
 waiting job, one job type per call in turn. A waiting job is taken with ``take.lua``: the
 API key (tenant) served longest ago gives its next job by priority, then age, and the job's
 entry becomes this worker's pending entry (fair share; ``lua/fair.lua``). With nothing
-waiting, the worker blocks on XREAD for a newer entry of the last type it tried. Entries a
+waiting, one slot of the worker blocks on XREAD for a newer entry of the last type it
+tried, and its other idle slots wait for it to find one (``idle_slots.py``). Entries a
 live worker holds but nobody has touched for ``C3_RECLAIM_IDLE_SECONDS`` are taken over
 too, as a safety net.
 """
@@ -23,6 +24,7 @@ from c3render.job import JobType
 from c3render.queue import keys
 from c3render.queue.chains import Chains
 from c3render.queue.connection import RedisClient
+from c3render.queue.idle_slots import IdleSlots
 from c3render.queue.keys import DEFAULT_TENANT, fair_keys
 from c3render.queue.registry import WorkerRegistry
 from c3render.queue.scripts import ScriptCall, Scripts, together
@@ -72,6 +74,8 @@ class Reader:
         self.scripts = Scripts(client)
         self.chains = Chains(client, settings.retention_seconds)
         self._cursors = _Cursors()
+        self.idle_slots = IdleSlots()
+        """One slot of the worker waits on Redis for new entries, the others on it."""
         self._min_idle_ms = min(MIN_IDLE_MS, int(settings.liveness_seconds * 500))
 
     def read(
@@ -85,18 +89,30 @@ class Reader:
         first = job_types.index(self.next_type(job_types))
         order = job_types[first:] + job_types[:first]
         wait = block_ms if len(order) == 1 else min(block_ms, MULTI_BLOCK_MS)
+        since = self.idle_slots.generation()
         last_id, refused = "0-0", False
         for job_type in order:
             taken, last_id = self._take(job_type, worker, 1, start)
             if taken:
+                self.idle_slots.pass_on()
                 return taken[0]
             refused = refused or last_id == ""
         if refused:  # something was taken but could not run: look again at once, no wait
             return None
-        queue = keys.queue(order[-1])
-        if self.redis.xread({queue: last_id}, count=1, block=wait):
+        if not self.idle_slots.become_waiter():  # another slot of this worker waits on Redis
+            self.idle_slots.wait(since, wait / 1000)
+            return None
+        try:
+            arrived = self.redis.xread({keys.queue(order[-1]): last_id}, count=1, block=wait)
+        except BaseException:
+            self.idle_slots.done_waiting(failed=True)
+            raise
+        self.idle_slots.done_waiting()
+        if arrived:
             taken, _ = self._take(order[-1], worker, 1, start)
-            return taken[0] if taken else None
+            if taken:
+                self.idle_slots.pass_on()
+                return taken[0]
         return None
 
     def take(self, job_type: JobType, worker: str, count: int = 1) -> list[Delivery]:
