@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -280,27 +279,3 @@ def test_a_job_taken_and_started_in_one_script_is_the_same_claim(
     assert leases.finish(claim, JobStatus.SUCCESS, {"text": "ok"}) and _pending(store) == 0
     # nothing waits any more: the same call answers None and starts nothing
     assert reader.read((CSM,), "w1", 10, start=True) is None
-
-
-def test_idle_slots_wait_on_one_redis_reader_and_a_burst_reaches_them_all(
-    store: JobStore, reader: Reader, redis_client: redis.Redis,
-) -> None:
-    found: list[str] = []
-    stop = time.monotonic() + 20
-
-    def slot() -> None:
-        while time.monotonic() < stop:
-            delivery = reader.read((CSM,), "w1", 1000)
-            if delivery is not None:
-                found.append(delivery.job_id)
-                return
-
-    threads = [threading.Thread(target=slot, daemon=True) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.5)
-    assert int(redis_client.info("clients")["blocked_clients"]) == 1  # not one per idle slot
-    ids = {store.submit(CSM, CsmRequest(text="a"))[0] for _ in range(8)}
-    for thread in threads:
-        thread.join(20)
-    assert sorted(found) == sorted(ids)  # every slot was woken and took one job
